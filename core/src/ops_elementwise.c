@@ -1,0 +1,327 @@
+/*
+ * ops_elementwise.c - add, sub, mul (with row broadcasting), scale, relu,
+ * silu, gelu (erf and tanh forms), swiglu; sum and mean reductions.
+ * Loops are flat over contiguous data so gcc vectorises them; OpenMP splits
+ * rows statically, and every reduction runs in a fixed order.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "tensor_impl.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define VT_PAR_MIN 32768
+
+/* ---- broadcasting binary ops --------------------------------------------- */
+
+enum { OP_ADD, OP_SUB, OP_MUL };
+
+/* b broadcasts over a when b's numel divides a's and b's shape is a's
+ * trailing shape (or b has one element). Returns b's period in elements. */
+static vimo_status bcast_check(const char *op, const vimo_tensor *a, const vimo_tensor *b, int64_t *period)
+{
+    int64_t nb = vt_numel(b);
+    if (nb == 1) {
+        *period = 1;
+        return VIMO_OK;
+    }
+    if (b->ndim > a->ndim) goto bad;
+    for (int i = 1; i <= b->ndim; i++)
+        if (b->shape[b->ndim - i] != a->shape[a->ndim - i]) goto bad;
+    *period = nb;
+    return VIMO_OK;
+bad:
+    return vimo_error(VIMO_ERR_SHAPE, "%s: a %s vs b %s: b must match a or a's trailing dims", op, vt_shape(a),
+                      vt_shape(b));
+}
+
+static vimo_status binary_backward(vimo_ctx *ctx, vimo_node *n)
+{
+    vimo_tensor *a = n->in[0], *b = n->in[1];
+    int kind = (int)n->i[0];
+    int64_t na = vt_numel(a), p = vt_numel(b);
+    const float *dy = n->out->grad;
+    if (vt_requires_grad(a)) {
+        float *ga = vt_grad(ctx, a);
+        if (!ga) return VIMO_ERR_NOMEM;
+        if (kind == OP_MUL)
+            for (int64_t i = 0; i < na; i++) ga[i] += dy[i] * b->data[i % p];
+        else
+            for (int64_t i = 0; i < na; i++) ga[i] += dy[i];
+    }
+    if (vt_requires_grad(b)) {
+        float *gb = vt_grad(ctx, b);
+        if (!gb) return VIMO_ERR_NOMEM;
+        float sign = kind == OP_SUB ? -1.0f : 1.0f;
+        /* Sum over broadcast rows in row order: fixed, thread-independent. */
+        for (int64_t r = 0; r < na / p; r++) {
+            const float *d = dy + r * p;
+            if (kind == OP_MUL) {
+                const float *x = a->data + r * p;
+                for (int64_t j = 0; j < p; j++) gb[j] += d[j] * x[j];
+            } else {
+                for (int64_t j = 0; j < p; j++) gb[j] += sign * d[j];
+            }
+        }
+    }
+    return VIMO_OK;
+}
+
+static vimo_status binary(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *a, vimo_tensor *b, int kind, const char *op)
+{
+    vimo_status st = vt_check_args(op, ctx, y);
+    if (st) return st;
+    if (!a || !b) return vimo_error(VIMO_ERR_INVALID, "%s: NULL input", op);
+    int64_t p;
+    if ((st = bcast_check(op, a, b, &p))) return st;
+    vimo_tensor *ac, *bc, *out;
+    if ((st = vt_contig(ctx, a, &ac)) || (st = vt_contig(ctx, b, &bc))) return st;
+    if ((st = vt_new_out(ctx, &out, a->ndim, a->shape))) return st;
+    int64_t n = vt_numel(a), rows = n / p;
+    const float *x = ac->data, *w = bc->data;
+    float *o = out->data;
+#pragma omp parallel for schedule(static) if (n >= VT_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * p;
+        float *orow = o + r * p;
+        if (kind == OP_ADD)
+            for (int64_t j = 0; j < p; j++) orow[j] = xr[j] + w[j];
+        else if (kind == OP_SUB)
+            for (int64_t j = 0; j < p; j++) orow[j] = xr[j] - w[j];
+        else
+            for (int64_t j = 0; j < p; j++) orow[j] = xr[j] * w[j];
+    }
+    vimo_tensor *in[2] = {ac, bc};
+    if (vt_needs_grad(ctx, in, 2)) {
+        vimo_node *nd;
+        if ((st = vt_record(ctx, out, op, binary_backward, in, 2, &nd))) return st;
+        nd->i[0] = kind;
+    }
+    *y = out;
+    return VIMO_OK;
+}
+
+vimo_status vimo_add(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *a, vimo_tensor *b)
+{
+    return binary(ctx, y, a, b, OP_ADD, "add");
+}
+vimo_status vimo_sub(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *a, vimo_tensor *b)
+{
+    return binary(ctx, y, a, b, OP_SUB, "sub");
+}
+vimo_status vimo_mul(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *a, vimo_tensor *b)
+{
+    return binary(ctx, y, a, b, OP_MUL, "mul");
+}
+
+/* ---- unary ops ------------------------------------------------------------ */
+
+enum { U_SCALE, U_RELU, U_SILU, U_GELU_ERF, U_GELU_TANH };
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+#define K_SQRT_2_PI 0.7978845608028654f /* sqrt(2/pi) */
+#define K_INV_SQRT2 0.7071067811865476f
+
+static inline float unary_f(int kind, float x, float s)
+{
+    switch (kind) {
+    case U_SCALE: return s * x;
+    case U_RELU: return x > 0.0f ? x : 0.0f;
+    case U_SILU: return x * sigmoidf(x);
+    case U_GELU_ERF: return 0.5f * x * (1.0f + erff(x * K_INV_SQRT2));
+    default: return 0.5f * x * (1.0f + tanhf(K_SQRT_2_PI * (x + 0.044715f * x * x * x)));
+    }
+}
+
+static inline float unary_df(int kind, float x, float s)
+{
+    switch (kind) {
+    case U_SCALE: return s;
+    case U_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case U_SILU: {
+        float sg = sigmoidf(x);
+        return sg * (1.0f + x * (1.0f - sg));
+    }
+    case U_GELU_ERF: return 0.5f * (1.0f + erff(x * K_INV_SQRT2)) + x * 0.3989422804014327f * expf(-0.5f * x * x);
+    default: {
+        float u = K_SQRT_2_PI * (x + 0.044715f * x * x * x);
+        float t = tanhf(u);
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * K_SQRT_2_PI * (1.0f + 3.0f * 0.044715f * x * x);
+    }
+    }
+}
+
+static vimo_status unary_backward(vimo_ctx *ctx, vimo_node *n)
+{
+    vimo_tensor *x = n->in[0];
+    if (!vt_requires_grad(x)) return VIMO_OK;
+    float *gx = vt_grad(ctx, x);
+    if (!gx) return VIMO_ERR_NOMEM;
+    int kind = (int)n->i[0];
+    float s = n->f[0];
+    const float *dy = n->out->grad, *xd = x->data;
+    int64_t cnt = vt_numel(x);
+#pragma omp parallel for schedule(static) if (cnt >= VT_PAR_MIN)
+    for (int64_t i = 0; i < cnt; i++) gx[i] += dy[i] * unary_df(kind, xd[i], s);
+    return VIMO_OK;
+}
+
+static vimo_status unary(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, int kind, float s, const char *op)
+{
+    vimo_status st = vt_check_args(op, ctx, y);
+    if (st) return st;
+    if (!x) return vimo_error(VIMO_ERR_INVALID, "%s: NULL input", op);
+    vimo_tensor *xc, *out;
+    if ((st = vt_contig(ctx, x, &xc))) return st;
+    if ((st = vt_new_out(ctx, &out, x->ndim, x->shape))) return st;
+    int64_t cnt = vt_numel(x);
+    const float *xd = xc->data;
+    float *o = out->data;
+#pragma omp parallel for schedule(static) if (cnt >= VT_PAR_MIN)
+    for (int64_t i = 0; i < cnt; i++) o[i] = unary_f(kind, xd[i], s);
+    if (vt_needs_grad(ctx, &xc, 1)) {
+        vimo_node *nd;
+        if ((st = vt_record(ctx, out, op, unary_backward, &xc, 1, &nd))) return st;
+        nd->i[0] = kind;
+        nd->f[0] = s;
+    }
+    *y = out;
+    return VIMO_OK;
+}
+
+vimo_status vimo_scale(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, float s)
+{
+    return unary(ctx, y, x, U_SCALE, s, "scale");
+}
+vimo_status vimo_relu(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x) { return unary(ctx, y, x, U_RELU, 0, "relu"); }
+vimo_status vimo_silu(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x) { return unary(ctx, y, x, U_SILU, 0, "silu"); }
+vimo_status vimo_gelu(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, vimo_gelu_mode mode)
+{
+    if (mode != VIMO_GELU_ERF && mode != VIMO_GELU_TANH)
+        return vimo_error(VIMO_ERR_INVALID, "gelu: unknown mode %d", (int)mode);
+    return unary(ctx, y, x, mode == VIMO_GELU_ERF ? U_GELU_ERF : U_GELU_TANH, 0, "gelu");
+}
+
+/* ---- swiglu --------------------------------------------------------------- */
+
+static vimo_status swiglu_backward(vimo_ctx *ctx, vimo_node *n)
+{
+    vimo_tensor *g = n->in[0], *u = n->in[1];
+    const float *dy = n->out->grad;
+    int64_t cnt = vt_numel(g);
+    float *gg = vt_requires_grad(g) ? vt_grad(ctx, g) : NULL;
+    float *gu = vt_requires_grad(u) ? vt_grad(ctx, u) : NULL;
+    if ((vt_requires_grad(g) && !gg) || (vt_requires_grad(u) && !gu)) return VIMO_ERR_NOMEM;
+#pragma omp parallel for schedule(static) if (cnt >= VT_PAR_MIN)
+    for (int64_t i = 0; i < cnt; i++) {
+        float x = g->data[i], sg = sigmoidf(x);
+        if (gu) gu[i] += dy[i] * x * sg;
+        if (gg) gg[i] += dy[i] * u->data[i] * sg * (1.0f + x * (1.0f - sg));
+    }
+    return VIMO_OK;
+}
+
+vimo_status vimo_swiglu(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *gate, vimo_tensor *up)
+{
+    vimo_status st = vt_check_args("swiglu", ctx, y);
+    if (st) return st;
+    if (!gate || !up) return vimo_error(VIMO_ERR_INVALID, "swiglu: NULL input");
+    if (gate->ndim != up->ndim || memcmp(gate->shape, up->shape, (size_t)gate->ndim * sizeof(int64_t)))
+        return vimo_error(VIMO_ERR_SHAPE, "swiglu: gate %s vs up %s differ", vt_shape(gate), vt_shape(up));
+    vimo_tensor *gc, *uc, *out;
+    if ((st = vt_contig(ctx, gate, &gc)) || (st = vt_contig(ctx, up, &uc))) return st;
+    if ((st = vt_new_out(ctx, &out, gate->ndim, gate->shape))) return st;
+    int64_t cnt = vt_numel(gate);
+#pragma omp parallel for schedule(static) if (cnt >= VT_PAR_MIN)
+    for (int64_t i = 0; i < cnt; i++) {
+        float x = gc->data[i];
+        out->data[i] = x * sigmoidf(x) * uc->data[i];
+    }
+    vimo_tensor *in[2] = {gc, uc};
+    if (vt_needs_grad(ctx, in, 2) && (st = vt_record(ctx, out, "swiglu", swiglu_backward, in, 2, NULL))) return st;
+    *y = out;
+    return VIMO_OK;
+}
+
+/* ---- reductions ----------------------------------------------------------- */
+
+static vimo_status sum_backward(vimo_ctx *ctx, vimo_node *n)
+{
+    vimo_tensor *x = n->in[0];
+    if (!vt_requires_grad(x)) return VIMO_OK;
+    float *gx = vt_grad(ctx, x);
+    if (!gx) return VIMO_ERR_NOMEM;
+    float g = n->out->grad[0];
+    int64_t cnt = vt_numel(x);
+    for (int64_t i = 0; i < cnt; i++) gx[i] += g;
+    return VIMO_OK;
+}
+
+vimo_status vimo_sum(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x)
+{
+    vimo_status st = vt_check_args("sum", ctx, y);
+    if (st) return st;
+    if (!x) return vimo_error(VIMO_ERR_INVALID, "sum: NULL input");
+    vimo_tensor *xc, *out;
+    if ((st = vt_contig(ctx, x, &xc))) return st;
+    if ((st = vt_new_out(ctx, &out, 1, (int64_t[]){1}))) return st;
+    double s = 0.0; /* double accumulator: fixed order, little rounding */
+    int64_t cnt = vt_numel(x);
+    for (int64_t i = 0; i < cnt; i++) s += xc->data[i];
+    out->data[0] = (float)s;
+    if (vt_needs_grad(ctx, &xc, 1) && (st = vt_record(ctx, out, "sum", sum_backward, &xc, 1, NULL))) return st;
+    *y = out;
+    return VIMO_OK;
+}
+
+/* mean over one dim: x viewed as (outer, len, inner). */
+static vimo_status mean_backward(vimo_ctx *ctx, vimo_node *n)
+{
+    vimo_tensor *x = n->in[0];
+    if (!vt_requires_grad(x)) return VIMO_OK;
+    float *gx = vt_grad(ctx, x);
+    if (!gx) return VIMO_ERR_NOMEM;
+    int64_t outer = n->i[0], len = n->i[1], inner = n->i[2];
+    const float *dy = n->out->grad;
+    float inv = 1.0f / (float)len;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t t = 0; t < len; t++)
+            for (int64_t j = 0; j < inner; j++) gx[(o * len + t) * inner + j] += dy[o * inner + j] * inv;
+    return VIMO_OK;
+}
+
+vimo_status vimo_mean(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, int dim)
+{
+    vimo_status st = vt_check_args("mean", ctx, y);
+    if (st) return st;
+    if (!x) return vimo_error(VIMO_ERR_INVALID, "mean: NULL input");
+    if (dim < 0) dim += x->ndim;
+    if (dim < 0 || dim >= x->ndim) return vimo_error(VIMO_ERR_SHAPE, "mean: dim outside %s", vt_shape(x));
+    vimo_tensor *xc, *out;
+    if ((st = vt_contig(ctx, x, &xc))) return st;
+    int64_t outer = 1, inner = 1, len = x->shape[dim], shape[VIMO_MAX_DIMS];
+    int nd = 0;
+    for (int d = 0; d < x->ndim; d++) {
+        if (d < dim) outer *= x->shape[d];
+        if (d > dim) inner *= x->shape[d];
+        if (d != dim) shape[nd++] = x->shape[d];
+    }
+    if (nd == 0) shape[nd++] = 1;
+    if ((st = vt_new_out(ctx, &out, nd, shape))) return st;
+    float inv = 1.0f / (float)len;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < inner; j++) {
+            float s = 0.0f;
+            for (int64_t t = 0; t < len; t++) s += xc->data[(o * len + t) * inner + j];
+            out->data[o * inner + j] = s * inv;
+        }
+    if (vt_needs_grad(ctx, &xc, 1)) {
+        vimo_node *n;
+        if ((st = vt_record(ctx, out, "mean", mean_backward, &xc, 1, &n))) return st;
+        n->i[0] = outer;
+        n->i[1] = len;
+        n->i[2] = inner;
+    }
+    *y = out;
+    return VIMO_OK;
+}

@@ -1,0 +1,97 @@
+/*
+ * tensor_impl.h - internal layout of tensors, contexts and tape nodes.
+ * Private to libvimo (ops, autograd, serialization); never installed.
+ * Plugins see only the opaque handles of vimo/tensor.h.
+ */
+#ifndef VIMO_TENSOR_IMPL_H
+#define VIMO_TENSOR_IMPL_H
+
+#include <stdint.h>
+
+#include "vimo/ops.h"
+#include "vimo/tensor.h"
+
+enum {
+    VT_REQUIRES_GRAD = 1u << 0, /* leaf marked trainable, or produced on the tape */
+    VT_CTX_OWNED = 1u << 1,     /* header lives in a context arena               */
+};
+
+/* Reference-counted heap storage of caller-owned tensors and their views.
+ * Context tensors keep their data in the arena and have storage == NULL. */
+typedef struct vimo_storage {
+    float *data;
+    int64_t refs;
+} vimo_storage;
+
+struct vimo_node;
+
+struct vimo_tensor {
+    int ndim;
+    unsigned flags;
+    int64_t shape[VIMO_MAX_DIMS];
+    int64_t stride[VIMO_MAX_DIMS]; /* elements */
+    float *data;                   /* element 0 */
+    float *grad;                   /* contiguous, numel; NULL until needed */
+    vimo_storage *storage;
+    vimo_ctx *ctx;                 /* owning context, NULL if caller-owned */
+    struct vimo_node *node;        /* producing tape node, NULL for leaves */
+    char *name;
+};
+
+typedef struct vimo_node vimo_node;
+/* Backward of one op: reads n->out->grad, accumulates into the inputs'
+ * grads (vt_grad allocates them lazily). */
+typedef vimo_status (*vimo_backward_fn)(vimo_ctx *ctx, vimo_node *n);
+
+#define VT_NODE_MAX_IN 6
+struct vimo_node {
+    const char *op;
+    vimo_backward_fn backward;
+    vimo_tensor *out;
+    vimo_tensor *in[VT_NODE_MAX_IN];
+    int n_in;
+    int64_t i[8];   /* op-specific integer arguments */
+    float f[4];     /* op-specific float arguments   */
+    void *saved;    /* op-specific buffer in the arena */
+    vimo_node *prev;
+};
+
+/* ---- helpers for op implementations (ctx.c) ------------------------------ */
+
+/* Arena allocation, VIMO_ALIGN-aligned, uninitialised. NULL + error on OOM. */
+void *vt_alloc(vimo_ctx *ctx, size_t bytes);
+/* Uninitialised contiguous context tensor (the op writes every element). */
+vimo_status vt_new_out(vimo_ctx *ctx, vimo_tensor **out, int ndim, const int64_t *shape);
+/* A context-owned header sharing x's data (for views); strides set by caller. */
+vimo_status vt_new_view(vimo_ctx *ctx, vimo_tensor **out, vimo_tensor *x);
+/* True when grad mode is on and any of the n inputs requires a gradient. */
+int vt_needs_grad(const vimo_ctx *ctx, vimo_tensor *const *in, int n);
+/* Records a node producing out from in[0..n); marks out as requiring grad.
+ * Call only when vt_needs_grad() is true. *node may be NULL. */
+vimo_status vt_record(vimo_ctx *ctx, vimo_tensor *out, const char *op, vimo_backward_fn fn,
+                      vimo_tensor *const *in, int n, vimo_node **node);
+/* Gradient buffer of t, allocated zeroed on first use (arena for context
+ * tensors, heap for leaves). NULL + error on OOM. */
+float *vt_grad(vimo_ctx *ctx, vimo_tensor *t);
+/* True when t participates in autograd (leaf with grad or tape output). */
+static inline int vt_requires_grad(const vimo_tensor *t) { return t && (t->flags & VT_REQUIRES_GRAD); }
+
+/* ---- plain helpers (tensor.c) -------------------------------------------- */
+
+int64_t vt_numel(const vimo_tensor *t);
+int vt_is_contig(const vimo_tensor *t);
+void vt_set_contig_strides(vimo_tensor *t);
+/* "(4, 7)" for messages; returns a thread-local buffer (one of 4 rotating). */
+const char *vt_shape(const vimo_tensor *t);
+/* Element offset of the i-th element in row-major logical order. */
+int64_t vt_offset(const vimo_tensor *t, int64_t i);
+/* Number of rows when the last dim is the row length: numel / dim(-1). */
+static inline int64_t vt_rows(const vimo_tensor *t) { return vt_numel(t) / t->shape[t->ndim - 1]; }
+static inline int64_t vt_last(const vimo_tensor *t) { return t->shape[t->ndim - 1]; }
+
+/* Contiguous input for compute kernels: x itself or a recorded copy. */
+vimo_status vt_contig(vimo_ctx *ctx, vimo_tensor *x, vimo_tensor **out);
+/* NULL-argument guard used at the top of every op. */
+vimo_status vt_check_args(const char *op, vimo_ctx *ctx, vimo_tensor **out);
+
+#endif
