@@ -13,6 +13,18 @@
 
 struct SwsContext;
 
+/* A reusable swscale context and the colour details it was set up with. */
+typedef struct vv_scaler {
+    struct SwsContext *sws;
+    const struct SwsContext *tagged; /* sws the details below were applied to */
+    int colorspace, range;
+} vv_scaler;
+
+/* Keeps FFmpeg's own log lines (per-packet complaints about corrupt input,
+ * x264's statistics) off stderr, unless the application chose a log level:
+ * vimo's error messages carry what matters. */
+void vv_quiet_ffmpeg_logs(void);
+
 /* Monotonic clock in milliseconds. */
 double vv_now_ms(void);
 
@@ -26,11 +38,18 @@ const char *vv_averr(int err);
  * floor(long * size / short), at least `size` (torchvision Resize(size)). */
 void vv_resize_dims(int w, int h, int size, int *rw, int *rh);
 
+/* Row stride for vv_scale_to_rgb destinations: swscale's SIMD converters
+ * write whole 8-pixel blocks, and with a tightly packed RGB24 row (3 * w
+ * bytes, w not a multiple of 8) they leave the last pixels unwritten.
+ * Buffers are stride * h + 64 bytes. */
+int vv_rgb_stride(int w);
+
 /* Converts/resizes an image of any FFmpeg pixel format to RGB24 dw x dh with
  * the bicubic scaler. colorspace/range: the frame's tags (AVColorSpace,
- * AVColorRange), used for YUV sources. *cache is a reusable swscale context
- * (sws_getCachedContext); the caller frees it with sws_freeContext. */
-vimo_status vv_scale_to_rgb(struct SwsContext **cache, const uint8_t *const src[4],
+ * AVColorRange), used for YUV sources. sc starts zeroed; the caller frees
+ * sc->sws with sws_freeContext.
+ * dst_stride must be vv_rgb_stride(dw). */
+vimo_status vv_scale_to_rgb(vv_scaler *sc, const uint8_t *const src[4],
                             const int src_stride[4], int w, int h, enum AVPixelFormat fmt,
                             int colorspace, int range, uint8_t *dst, int dw, int dh,
                             int dst_stride);

@@ -112,4 +112,75 @@ static inline int gradcheck(const char *name, gc_forward_fn f, vimo_tensor **in,
     return bad;
 }
 
+/* Directional check for whole models, where per-element differences cross
+ * ReLU kinks or saturate small-scale parameters: for each trainable input x
+ * (its RMS r), a fixed random direction v with N(0, 1) entries and step
+ * h = rel_step * max(r, 0.1); compares g . v with
+ * (L(x + h v) - L(x - h v)) / 2h. Returns the number of failing inputs. */
+static inline int gradcheck_dir(const char *name, gc_forward_fn f, vimo_tensor **in, int n_in, void *ud,
+                                double rel_step, double rtol, double atol)
+{
+    vimo_ctx *ctx = NULL, *fctx = NULL;
+    vimo_ctx_new(&ctx);
+    vimo_ctx_new(&fctx);
+    vimo_ctx_set_grad(fctx, 0);
+    vimo_rng rng;
+    vimo_rng_seed(&rng, 4321);
+    vimo_tensor *out = NULL, *prod = NULL, *loss = NULL, *Rt = NULL;
+    int bad = 0;
+    double worst = 0.0;
+    for (int i = 0; i < n_in; i++) vimo_tensor_zero_grad(in[i]);
+    if (f(ctx, in, &out, ud)) {
+        fprintf(stderr, "%s: forward failed: %s\n", name, vimo_last_error());
+        bad = 1;
+        goto done;
+    }
+    int64_t shape[VIMO_MAX_DIMS];
+    for (int d = 0; d < vimo_tensor_ndim(out); d++) shape[d] = vimo_tensor_dim(out, d);
+    Rt = gc_rand(&rng, vimo_tensor_ndim(out), shape, 1.0f, 0);
+    if (vimo_mul(ctx, &prod, out, Rt) || vimo_sum(ctx, &loss, prod) || vimo_backward(ctx, loss)) {
+        fprintf(stderr, "%s: backward failed: %s\n", name, vimo_last_error());
+        bad = 1;
+        goto done;
+    }
+    for (int k = 0; k < n_in; k++) {
+        if (!vimo_tensor_requires_grad(in[k])) continue;
+        float *x = vimo_tensor_data(in[k]), *g = vimo_tensor_grad(in[k]);
+        int64_t n = vimo_tensor_numel(in[k]);
+        float *keep = malloc((size_t)n * sizeof(float)), *v = malloc((size_t)n * sizeof(float));
+        double rms = 0.0, an = 0.0;
+        for (int64_t i = 0; i < n; i++) rms += (double)x[i] * x[i];
+        rms = sqrt(rms / (double)n);
+        double h = rel_step * fmax(rms, 1e-1);
+        memcpy(keep, x, (size_t)n * sizeof(float));
+        vimo_rng_fill_normal(&rng, v, n, 1.0f);
+        for (int64_t i = 0; i < n; i++) an += (double)(g ? g[i] : 0.0f) * v[i];
+        vimo_tensor *o = NULL;
+        for (int64_t i = 0; i < n; i++) x[i] = keep[i] + (float)(h * v[i]);
+        f(fctx, in, &o, ud);
+        double lp = gc_loss(o, vimo_tensor_data(Rt));
+        vimo_ctx_reset(fctx);
+        for (int64_t i = 0; i < n; i++) x[i] = keep[i] - (float)(h * v[i]);
+        f(fctx, in, &o, ud);
+        double lm = gc_loss(o, vimo_tensor_data(Rt));
+        vimo_ctx_reset(fctx);
+        memcpy(x, keep, (size_t)n * sizeof(float));
+        double num = (lp - lm) / (2.0 * h), err = fabs(an - num), tol = atol + rtol * fmax(fabs(an), fabs(num));
+        if (err / tol > worst) worst = err / tol;
+        if (err > tol) {
+            fprintf(stderr, "%s: input %d (%s): g.v %.6g vs numeric %.6g\n", name, k, vimo_tensor_name(in[k]), an,
+                    num);
+            bad++;
+        }
+        free(keep);
+        free(v);
+    }
+done:
+    printf("gradcheck_dir %-24s %s (worst err/tol %.3f)\n", name, bad ? "FAIL" : "ok", worst);
+    vimo_tensor_free(Rt);
+    vimo_ctx_free(fctx);
+    vimo_ctx_free(ctx);
+    return bad;
+}
+
 #endif

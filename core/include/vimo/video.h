@@ -149,7 +149,8 @@ VIMO_API vimo_status vimo_video_get_stats(const vimo_video *v, vimo_video_stats 
 VIMO_API vimo_status vimo_video_sample_times(double duration_s, int n, double *t);
 
 /* The frame at time t_s (see contract) as RGB8 at native resolution.
- * rgb: (height, width, 3) bytes, row-major, from vimo_video_info;
+ * rgb: (height, width, 3) bytes, row-major, from vimo_video_info (a stream
+ * whose frames change size midway has them scaled to that size);
  * t_frame (may be NULL): the returned frame's timestamp, seconds.
  * Errors: VIMO_ERR_NOT_FOUND (no frame at or after t_s: past the end, or the
  * file is truncated), VIMO_ERR_FORMAT (undecodable data), VIMO_ERR_IO. */
@@ -185,6 +186,7 @@ typedef struct vimo_video_timing {
     double open_ms;   /* median over repeats: vimo_video_open              */
     double sample_ms; /* median: vimo_video_sample_clip (decode + preprocess) */
     double total_ms;  /* median: open + sample + free                      */
+    double best_total_ms; /* fastest run of open + sample + free (noisy hosts) */
     double decode_ms, convert_ms; /* medians of the split of sample_ms     */
     int64_t frames_decoded;       /* per run                               */
 } vimo_video_timing;

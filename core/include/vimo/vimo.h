@@ -16,15 +16,13 @@
 #include "vimo/optim.h"
 #include "vimo/rng.h"
 #include "vimo/kernels.h"
+#include "vimo/plugin.h"
+#include "vimo/params.h"
+#include "vimo/layers.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ABI of the plugin interface (see plugin.h): a host accepts a plugin whose
- * major equals VIMO_ABI_MAJOR and whose minor is <= VIMO_ABI_MINOR. */
-#define VIMO_ABI_MAJOR 1
-#define VIMO_ABI_MINOR 0
 
 /* Library version string, e.g. "0.1.0". */
 VIMO_API const char *vimo_version(void);

@@ -1,0 +1,152 @@
+/*
+ * bench_gemm.c - `vimo bench gemm`: GFLOP/s of the matmul op (y = x @ W^T,
+ * nn.Linear, through a no-grad context, so its checks, output allocation
+ * and context reset count) against a direct bli_sgemm of the same product
+ * in the same run, for LLM shapes (M tokens, K inputs, N outputs).
+ * For M = 1 it also times bli_sgemv, BLIS's matrix-vector routine, since
+ * sgemm is a weak reference there. FLOPs = 2 M N K (the bias add is not
+ * counted, so --bias shows its cost as a lower op rate).
+ * Not here: backward passes, bmm, other dtypes.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <blis.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "vimo/vimo.h"
+
+#define MAX_DIMS 16
+#define MAX_FLOATS (INT64_C(1) << 28) /* 1 GiB of operands per shape */
+
+typedef struct {
+    vimo_ctx *ctx;
+    vimo_tensor *x, *w, *b;
+} op_arg;
+
+typedef struct {
+    int64_t m, n, k;
+    float *x, *w, *c;
+} blis_arg;
+
+static int body_op(void *p)
+{
+    op_arg *a = p;
+    vimo_tensor *y;
+    vimo_status st = vimo_matmul(a->ctx, &y, a->x, a->w, a->b);
+    vimo_ctx_reset(a->ctx);
+    return st;
+}
+
+static int body_sgemm(void *p)
+{
+    blis_arg *a = p;
+    float one = 1.0f, zero = 0.0f;
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, a->m, a->n, a->k, &one, a->x, a->k, 1, a->w, a->k, 1, &zero, a->c,
+              a->n, 1);
+    return 0;
+}
+
+static int body_sgemv(void *p)
+{
+    blis_arg *a = p; /* y (N) = W (N, K) x (K) */
+    float one = 1.0f, zero = 0.0f;
+    bli_sgemv(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, a->n, a->k, &one, a->w, a->k, 1, a->x, 1, &zero, a->c, 1);
+    return 0;
+}
+
+/* One shape: times op, sgemm (and sgemv at M = 1), prints one row. */
+static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k, int64_t n, int bias)
+{
+    vimo_tensor *x = NULL, *w = NULL, *b = NULL;
+    float *c = NULL;
+    int rc = 1;
+    if ((m * k + n * k + 2 * m * n) > MAX_FLOATS) {
+        vimo_error(VIMO_ERR_INVALID, "gemm: M=%lld K=%lld N=%lld needs more than 1 GiB", (long long)m, (long long)k,
+                   (long long)n);
+        goto done;
+    }
+    if (vimo_tensor_new2(&x, m, k) || vimo_tensor_new2(&w, n, k) || (bias && vimo_tensor_new1(&b, n))) goto done;
+    vimo_bench_fill(vimo_tensor_data(x), m * k, 1);
+    vimo_bench_fill(vimo_tensor_data(w), n * k, 2);
+    if (b) vimo_bench_fill(vimo_tensor_data(b), n, 3);
+    c = malloc((size_t)(m * n) * sizeof *c);
+    if (!c) {
+        vimo_error(VIMO_ERR_NOMEM, "gemm: out of memory for (%lld, %lld)", (long long)m, (long long)n);
+        goto done;
+    }
+    op_arg oa = {ctx, x, w, b};
+    blis_arg ba = {m, n, k, vimo_tensor_data(x), vimo_tensor_data(w), c};
+    const vimo_bench_body fns[3] = {body_op, body_sgemm, body_sgemv};
+    void *const args[3] = {&oa, &ba, &ba};
+    vimo_bench_timing t[3];
+    int nb = m == 1 ? 3 : 2;
+    if (vimo_bench_time(run, nb, fns, args, t)) goto done;
+    double flop = 2.0 * (double)m * (double)n * (double)k;
+    double op = flop / t[0].median_s * 1e-9, gemm = flop / t[1].median_s * 1e-9;
+    double gemv = nb == 3 ? flop / t[2].median_s * 1e-9 : 0.0;
+    vimo_bench_printf(run, "%5lld %5lld %5lld %9.1f %9.1f %7.3f %9.1f %9.1f", (long long)m, (long long)k,
+                      (long long)n, op, gemm, op / gemm, op / run->threads, t[0].median_s * 1e6);
+    if (nb == 3)
+        vimo_bench_printf(run, "  (sgemv %.1f)\n", gemv);
+    else
+        vimo_bench_printf(run, "\n");
+    cJSON *r = vimo_bench_result(run);
+    if (r) {
+        cJSON_AddNumberToObject(r, "m", (double)m);
+        cJSON_AddNumberToObject(r, "k", (double)k);
+        cJSON_AddNumberToObject(r, "n", (double)n);
+        cJSON_AddBoolToObject(r, "bias", bias);
+        cJSON_AddNumberToObject(r, "op_gflops", op);
+        cJSON_AddNumberToObject(r, "blis_sgemm_gflops", gemm);
+        cJSON_AddNumberToObject(r, "ratio", op / gemm);
+        cJSON_AddNumberToObject(r, "op_gflops_per_thread", op / run->threads);
+        cJSON_AddNumberToObject(r, "op_us", t[0].median_s * 1e6);
+        cJSON_AddNumberToObject(r, "op_us_min", t[0].min_s * 1e6);
+        cJSON_AddNumberToObject(r, "blis_sgemm_us", t[1].median_s * 1e6);
+        if (nb == 3) cJSON_AddNumberToObject(r, "blis_sgemv_gflops", gemv);
+    }
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "vimo bench: %s\n", vimo_last_error());
+    vimo_tensor_free(x);
+    vimo_tensor_free(w);
+    vimo_tensor_free(b);
+    free(c);
+    return rc;
+}
+
+static int bench_gemm(vimo_bench_run *run)
+{
+    long long ms[MAX_DIMS] = {1, 64, 256, 512}, ks[MAX_DIMS] = {768, 3072}, ns[MAX_DIMS] = {768, 3072};
+    int nm = 4, nk = 2, nn = 2;
+    const char *s;
+    /* Sizes are capped so a typo can not ask for gigabytes. */
+    if ((s = vimo_cli_opt(run->argc, run->argv, "m")) && (nm = vimo_bench_int_list("m", s, ms, MAX_DIMS, 1, 8192)) < 0)
+        return 2;
+    if ((s = vimo_cli_opt(run->argc, run->argv, "k")) && (nk = vimo_bench_int_list("k", s, ks, MAX_DIMS, 1, 16384)) < 0)
+        return 2;
+    if ((s = vimo_cli_opt(run->argc, run->argv, "n")) && (nn = vimo_bench_int_list("n", s, ns, MAX_DIMS, 1, 65536)) < 0)
+        return 2;
+    int bias = vimo_cli_flag(run->argc, run->argv, "bias");
+    vimo_ctx *ctx;
+    if (vimo_ctx_new(&ctx)) {
+        fprintf(stderr, "vimo bench: %s\n", vimo_last_error());
+        return 1;
+    }
+    vimo_ctx_set_grad(ctx, 0);
+    vimo_bench_printf(run, "y = x @ W^T%s: op = vimo_matmul (no-grad ctx), blis = bli_sgemm; GFLOP/s = 2MNK/t\n",
+                      bias ? " + b" : "");
+    vimo_bench_printf(run, "%5s %5s %5s %9s %9s %7s %9s %9s\n", "M", "K", "N", "op", "blis", "op/blis",
+                      "op/thread", "op us");
+    int rc = 0;
+    for (int i = 0; i < nm && !rc; i++)
+        for (int j = 0; j < nk && !rc; j++)
+            for (int l = 0; l < nn && !rc; l++) rc = bench_shape(run, ctx, ms[i], ks[j], ns[l], bias);
+    vimo_ctx_free(ctx);
+    return rc;
+}
+
+VIMO_BENCH(g_bench_gemm, "gemm", "matmul op vs direct BLIS sgemm, GFLOP/s, LLM shapes", bench_gemm)

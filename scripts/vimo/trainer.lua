@@ -1,0 +1,233 @@
+--[[
+vimo/trainer.lua - the generic training loop, with exact resume.
+
+  local trainer = require "vimo.trainer"
+  spec:merge(trainer.options)                 -- declare its options
+  local r = trainer.run{
+    opt = opt,                                -- resolved options
+    model = {params = list, forward = f, train = g},
+    data = dataset,                           -- {size =, batch(indices)}
+    eval = function(epoch, ctx) return {metric = ...} end,   -- optional
+    on_step = function(step, loss, grad_norm) end,           -- optional
+    config = opt,                             -- saved with checkpoints
+  }
+
+model.forward(ctx, batch, rng) returns the scalar loss tensor (and
+optionally the number of tokens it covered, for tokens/s). Each step:
+ctx:reset(), next batch, forward, backward, gradient clipping, AdamW step
+with the warmup-cosine factor, progress. Each epoch: eval, then a
+checkpoint (ckpt_dir/last.ckpt, written atomically); save_every = N adds
+mid-epoch checkpoints.
+
+Resume (resume=true) restores the parameters, the AdamW moments and step,
+the model RNG (dropout), the step count and the data order: the data RNG
+state at the start of the current epoch plus the number of batches already
+taken, so the permutation is drawn again identically. The losses after a
+resume are then bit-identical to an uninterrupted run's (tests/lua).
+stop_at = K ends the process right after global step K (exit status 3)
+without saving, as a kill would.
+
+Not here: gradient accumulation, mixed precision, multi-process training.
+]]
+
+local vimo = require "vimo"
+local options = require "vimo.options"
+local progress = require "vimo.progress"
+local dataset = require "vimo.dataset"
+
+local M = {}
+
+M.STOPPED = 3 -- exit status of a run ended by stop_at
+
+M.options = {
+  {name = "epochs", default = 1, help = "passes over the training set", validator = options.positive},
+  {name = "batch_size", default = 8, help = "examples per step (last partial batch dropped)",
+   validator = options.positive},
+  {name = "lr", default = 1e-3, help = "peak learning rate", validator = options.positive},
+  {name = "wd", default = 0.0, help = "AdamW decoupled weight decay", validator = options.non_negative},
+  {name = "warmup", default = 0, help = "linear warmup steps", validator = options.non_negative},
+  {name = "min_lr", default = 0.0, help = "final learning rate as a fraction of lr (cosine)",
+   validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
+  {name = "clip", default = 1.0, help = "max global gradient norm (0: no clipping)",
+   validator = options.non_negative},
+  {name = "seed", default = 0, help = "seed of the dropout and data-order generators"},
+  {name = "shuffle", default = true, help = "shuffle the data every epoch"},
+  {name = "ckpt_dir", default = "", help = "checkpoint folder ('' = no checkpoints)"},
+  {name = "save_every", default = 0, help = "also checkpoint every N steps (0: epoch ends only)",
+   validator = options.non_negative},
+  {name = "resume", default = false, help = "continue from ckpt_dir/last.ckpt"},
+  {name = "stop_at", default = 0, help = "exit after this global step without saving (tests a kill)",
+   validator = options.non_negative},
+  {name = "log_every", default = 10, help = "plain-log progress line every N steps", validator = options.positive},
+}
+
+-- Config keys that may differ between a run and its resume.
+local RESUME_FREE = {resume = true, stop_at = true, log_every = true}
+
+local function check_params(params)
+  local seen = {}
+  for i, p in ipairs(params) do
+    if type(p) ~= "table" or type(p.name) ~= "string" or p.tensor == nil then
+      error(("trainer: model.params[%d] must be {name = ..., tensor = ...}"):format(i), 3)
+    end
+    if seen[p.name] then error(("trainer: parameter name '%s' appears twice"):format(p.name), 3) end
+    seen[p.name] = true
+  end
+end
+
+local function parse_state(text)
+  local s = {}
+  for w in (text or ""):gmatch("%d+") do s[#s + 1] = math.tointeger(tonumber(w)) end
+  if #s ~= 4 then error("trainer: checkpoint has no valid data-order state (trainer.data_rng)", 3) end
+  return s
+end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- Flat string view of a config table, as the checkpoint stores it.
+local function config_text(cfg, prefix, out)
+  out = out or {}
+  for k, v in pairs(cfg or {}) do
+    local key = prefix and (prefix .. "." .. tostring(k)) or tostring(k)
+    if type(v) == "table" then
+      config_text(v, key, out)
+    elseif math.type(v) == "float" then
+      out[key] = ("%.17g"):format(v)
+    else
+      out[key] = tostring(v)
+    end
+  end
+  return out
+end
+
+-- Notes config keys that differ from the checkpoint's (a resume with other
+-- settings is allowed, but not silently).
+local function compare_config(saved, cfg, note)
+  local now = config_text(cfg)
+  local diff = {}
+  for k, v in pairs(now) do
+    if not RESUME_FREE[k] and saved[k] ~= nil and saved[k] ~= v then
+      diff[#diff + 1] = ("%s: %s -> %s"):format(k, saved[k], v)
+    end
+  end
+  table.sort(diff)
+  if #diff > 0 then note("resume: configuration differs from the checkpoint: " .. table.concat(diff, ", ")) end
+end
+
+--- Runs the loop described above; returns {losses = {{step=, loss=}...},
+-- step = final step, evals = {[epoch] = metrics}, resumed_from = step or nil}.
+function M.run(spec)
+  local opt, model, ds = spec.opt, spec.model, spec.data
+  assert(type(opt) == "table", "trainer.run: opt (resolved options) is required")
+  assert(type(model) == "table" and type(model.forward) == "function", "trainer.run: model.forward is required")
+  assert(type(ds) == "table" and ds.size and ds.batch, "trainer.run: data = {size =, batch =} is required")
+  local params = model.params
+  check_params(params)
+
+  local bs = opt.batch_size
+  local per_epoch = ds.size // bs
+  if per_epoch < 1 then error(("trainer: %d examples make no batch of %d"):format(ds.size, bs), 2) end
+  local total = opt.epochs * per_epoch
+
+  local rng = vimo.rng(opt.seed)                   -- dropout and other model randomness
+  local data_rng = vimo.rng(opt.seed + 0x5eed5eed) -- data order: an independent stream
+  local adamw = vimo.adamw{}
+  for _, g in ipairs(spec.groups or {{params = params, lr = opt.lr, wd = opt.wd}}) do
+    adamw:add_group{params = g.params, lr = g.lr, wd = g.wd}
+  end
+  local ctx = vimo.ctx()
+  local bar = progress.new{total = total, label = spec.label or "train", every = opt.log_every}
+  local function note(msg) bar:note(msg) end
+
+  local st = {step = 0, epoch = 0, pos = 0, data_state = data_rng:state()}
+  local ckpt = opt.ckpt_dir ~= "" and (opt.ckpt_dir .. "/last.ckpt") or nil
+  local result = {losses = {}, evals = {}}
+
+  if opt.resume then
+    if not ckpt then error("trainer: resume=true needs ckpt_dir", 2) end
+    if not file_exists(ckpt) then
+      note("resume: no checkpoint at " .. ckpt .. ", starting from step 0")
+    else
+      local ck, err = vimo.load_checkpoint(ckpt)
+      if not ck then error("trainer: resume: " .. err, 2) end
+      ck:restore{params = params, optimizer = adamw, rng = rng}
+      local meta = ck:meta()
+      st.step = ck:step()
+      st.epoch = math.tointeger(tonumber(meta["trainer.epoch"])) or error("trainer: checkpoint lacks trainer.epoch")
+      st.pos = math.tointeger(tonumber(meta["trainer.position"])) or error("trainer: checkpoint lacks trainer.position")
+      st.data_state = parse_state(meta["trainer.data_rng"])
+      compare_config(ck:config(), spec.config or opt, note)
+      ck:close()
+      result.resumed_from = st.step
+      note(("resume: %s at step %d (epoch %d, batch %d)"):format(ckpt, st.step, st.epoch + 1, st.pos))
+    end
+  end
+  if ckpt then
+    local ok, err = vimo.mkdir(opt.ckpt_dir)
+    if not ok then error("trainer: " .. err, 2) end
+  end
+
+  local function save()
+    if not ckpt then return end
+    local ok, err = vimo.save_checkpoint(ckpt, {
+      params = params, optimizer = adamw, rng = rng, step = st.step,
+      config = spec.config or opt,
+      meta = {["trainer.epoch"] = st.epoch, ["trainer.position"] = st.pos,
+              ["trainer.data_rng"] = table.concat(st.data_state, " "), ["vimo.version"] = vimo.version()},
+    })
+    if not ok then error("trainer: checkpoint: " .. err) end
+  end
+
+  if model.train then model.train(true) end
+  while st.epoch < opt.epochs do
+    data_rng:set_state(st.data_state)
+    local order = dataset.permutation(ds.size, data_rng, opt.shuffle)
+    local next_state = data_rng:state()
+    for b = st.pos, per_epoch - 1 do
+      local idx = table.move(order, b * bs + 1, (b + 1) * bs, 1, {})
+      ctx:reset()
+      local batch = ds.batch(idx)
+      local loss, tokens = model.forward(ctx, batch, rng)
+      local lv = loss:item()
+      ctx:backward(loss)
+      local gnorm = opt.clip > 0 and vimo.clip_grad_norm(params, opt.clip) or nil
+      st.step = st.step + 1
+      adamw:step(vimo.lr_warmup_cosine(st.step, opt.warmup, total, opt.min_lr))
+      adamw:zero_grad()
+      st.pos = b + 1
+      result.losses[#result.losses + 1] = {step = st.step, loss = lv}
+      if spec.on_step then spec.on_step(st.step, lv, gnorm) end
+      bar:update(st.step, {loss = lv, tokens = tokens})
+      if opt.stop_at > 0 and st.step == opt.stop_at then
+        bar:finish()
+        io.stdout:flush()
+        os.exit(M.STOPPED, false) -- no save, no cleanup: as a kill
+      end
+      if opt.save_every > 0 and st.step % opt.save_every == 0 and st.pos < per_epoch then save() end
+    end
+    st.epoch, st.pos, st.data_state = st.epoch + 1, 0, next_state
+    if spec.eval then
+      if model.train then model.train(false) end
+      local m = spec.eval(st.epoch, ctx)
+      if model.train then model.train(true) end
+      result.evals[st.epoch] = m
+      if m then
+        local parts = {}
+        for k, v in pairs(m) do parts[#parts + 1] = ("%s %s"):format(k, tostring(v)) end
+        table.sort(parts)
+        note(("epoch %d: %s"):format(st.epoch, table.concat(parts, ", ")))
+      end
+    end
+    save()
+  end
+  bar:finish()
+  ctx:close()
+  result.step = st.step
+  return result
+end
+
+return M

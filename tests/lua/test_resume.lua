@@ -1,0 +1,91 @@
+--[[
+tests/lua/test_resume.lua - THE resume check: experiments/toy_resume.lua
+run (a) uninterrupted, (b) stopped after k steps as by a kill (stop_at:
+the process exits without saving), then (c) resumed with resume=true from
+the last checkpoint. The losses are printed as hex floats, so the
+comparison is bitwise: b must equal a's first k steps, and c must start
+right after the checkpoint and equal a's remaining steps exactly.
+Case 1 resumes from an epoch-end checkpoint, case 2 from a mid-epoch one
+(save_every), which also needs the data order restored mid-permutation.
+
+  vimo run tests/lua/test_resume.lua vimo=/path/to/vimo tmp=/scratch/dir
+]]
+
+local vimo = require "vimo"
+local check = require "check"
+
+local exe = assert(vimo.args.vimo, "pass vimo=<path of the vimo executable>")
+local tmp = assert(vimo.args.tmp, "pass tmp=<scratch folder>")
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+local toy = here .. "/../../experiments/toy_resume.lua"
+assert(vimo.mkdir(tmp))
+
+local STOPPED = 3 -- trainer.STOPPED
+
+-- Runs the toy with overrides; returns {[step] = "hex decimal"}, first and
+-- last step seen, and the exit status.
+local function toy_run(run, args)
+  local cmd = ("%s run %s results_dir=%s run=%s %s"):format(check.quote(exe), check.quote(toy), check.quote(tmp),
+    run, args or "")
+  local out, err, code = check.run_split(cmd, tmp)
+  local losses, first, last = {}, nil, nil
+  for step, loss in out:gmatch("step (%d+) loss (%S+ %S+)\n") do
+    step = math.tointeger(tonumber(step))
+    losses[step] = loss
+    first = first or step
+    last = step
+  end
+  return {losses = losses, first = first, last = last, code = code, err = err}
+end
+
+local function expect_same(got, want, from, to, what)
+  for s = from, to do
+    check.ok(got.losses[s] ~= nil, ("%s: step %d missing"):format(what, s))
+    check.eq(got.losses[s], want.losses[s], ("%s: loss at step %d"):format(what, s))
+  end
+end
+
+-- The reference: 4 epochs of 6 steps.
+os.execute("rm -rf " .. check.quote(tmp .. "/ref") .. " " .. check.quote(tmp .. "/epoch") .. " " ..
+  check.quote(tmp .. "/mid"))
+local a = toy_run("ref")
+check.eq(a.code, 0, "uninterrupted run succeeds:\n" .. a.err)
+check.eq(a.first, 1, "reference starts at step 1")
+check.eq(a.last, 24, "reference runs 24 steps")
+-- Training does something: the last epoch's mean loss is below the first's.
+local function mean(r, from, to)
+  local s = 0
+  for i = from, to do s = s + tonumber(r.losses[i]:match("%S+ (%S+)")) end
+  return s / (to - from + 1)
+end
+check.ok(mean(a, 19, 24) < mean(a, 1, 6), "the loss goes down")
+
+-- Case 1: stopped after step 10 (epoch 2); last checkpoint: end of epoch 1 (step 6).
+local b = toy_run("epoch", "stop_at=10")
+check.eq(b.code, STOPPED, "stop_at ends the process with status 3")
+check.eq(b.last, 10, "stopped run ends at step 10")
+expect_same(b, a, 1, 10, "before the stop")
+local c = toy_run("epoch", "resume=true")
+check.eq(c.code, 0, "resumed run succeeds:\n" .. c.err)
+check.ok(c.err:find("at step 6", 1, true), "resumed from the epoch-1 checkpoint:\n" .. c.err)
+check.eq(c.first, 7, "resume continues after the checkpoint")
+check.eq(c.last, 24, "resume runs to the end")
+expect_same(c, a, 7, 24, "after resume (epoch checkpoint)")
+
+-- Case 2: checkpoints every 4 steps too; stop after 11 -> resume from step 8,
+-- i.e. from batch 2 of epoch 2 (same permutation drawn again).
+b = toy_run("mid", "save_every=4 stop_at=11")
+check.eq(b.code, STOPPED, "stopped (mid-epoch case)")
+expect_same(b, a, 1, 11, "before the stop (mid-epoch case)")
+c = toy_run("mid", "save_every=4 resume=true")
+check.eq(c.code, 0, "resumed run succeeds (mid-epoch case):\n" .. c.err)
+check.ok(c.err:find("at step 8 (epoch 2, batch 2)", 1, true), "resumed mid-epoch:\n" .. c.err)
+check.eq(c.first, 9, "mid-epoch resume continues at step 9")
+expect_same(c, a, 9, 24, "after resume (mid-epoch checkpoint)")
+
+-- A resume that is asked for with a changed setting says so.
+c = toy_run("mid", "save_every=4 resume=true lr=0.01")
+check.ok(c.err:find("configuration differs from the checkpoint: lr", 1, true),
+  "a changed setting is reported:\n" .. c.err)
+
+check.done("test_resume")
