@@ -142,9 +142,9 @@ static int cmd_time(int argc, char **argv, const char *path)
     if (vimo_video_time_clip(path, n, size, reps, &o, &tm) != VIMO_OK) return fail(NULL);
     printf("%s: n=%d size=%d threads=%d repeats=%d (medians)\n", path, n, size, threads, reps);
     printf("  open %.1f ms, sample %.1f ms (decode %.1f, convert %.1f), total %.1f ms "
-           "(best %.1f), %lld frames decoded\n",
+           "(best %.1f), cpu %.1f ms, %lld frames decoded\n",
            tm.open_ms, tm.sample_ms, tm.decode_ms, tm.convert_ms, tm.total_ms,
-           tm.best_total_ms, (long long)tm.frames_decoded);
+           tm.best_total_ms, tm.cpu_ms, (long long)tm.frames_decoded);
     return 0;
 }
 

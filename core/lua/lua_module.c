@@ -123,6 +123,8 @@ VIMO_API int luaopen_vimo(lua_State *L)
     lvt_open_optim(L);
     lvt_open_ckpt(L);
     lvt_open_media(L);
+    lvt_open_batch(L);
+    lvt_open_eval(L);
     lua_pushfstring(L, "%d.%d", VIMO_ABI_MAJOR, VIMO_ABI_MINOR);
     lua_setfield(L, -2, "abi");
     lua_newtable(L);

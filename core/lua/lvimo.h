@@ -125,6 +125,8 @@ void lvt_open_ckpt(lua_State *L);
 void lvt_open_tokenizer(lua_State *L);
 void lvt_open_llm(lua_State *L); /* after lvt_open_plugin: adds instance methods */
 void lvt_open_media(lua_State *L); /* lua_media.c (dataset builder): vimo.media */
+void lvt_open_batch(lua_State *L); /* lua_batch.c: vimo.stack */
+void lvt_open_eval(lua_State *L); /* lua_eval.c: metrics */
 
 /* lua_optim.c: the tensors of a parameter list at idx (tensors or
  * {name=, tensor=} entries, as inst:params() gives), caller-owned or lent

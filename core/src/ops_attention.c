@@ -28,8 +28,11 @@
 #include "tensor_impl.h"
 #include "vt_math.h"
 
-#define BQ 32 /* queries per tile */
+#define BQ 64 /* queries per tile */
 #define BK 64 /* keys per tile    */
+/* Multiply-adds below which attention runs on one thread (~50 us of work):
+ * a parallel region must pay for its fork, and far more on a busy machine. */
+#define ATT_OMP_MIN (INT64_C(1) << 20)
 
 typedef struct att_dims {
     int64_t b, tq, tk, hq, hkv, dh, group;
@@ -69,19 +72,6 @@ static int key_bias(float *bias, const att_dims *a, int64_t bi, int64_t j0, int6
         live += ok;
     }
     return live;
-}
-
-/* s[jj] = q . K[:, jj] for one query row against a transposed key tile:
- * the inner loop runs over 64 contiguous keys, each score summed over d in
- * order, so any vector width gives the same bits. */
-static inline void row_scores(float *restrict s, const float *restrict qr, const float *restrict kt, int64_t dh)
-{
-    for (int jj = 0; jj < BK; jj++) s[jj] = 0.0f;
-    for (int64_t d = 0; d < dh; d++) {
-        float qd = qr[d];
-        const float *kd = kt + d * BK;
-        for (int jj = 0; jj < BK; jj++) s[jj] += qd * kd[jj];
-    }
 }
 
 /* Tile products: out_r[0, dh) += sum_{c < n} w[r wr + c wc] * row_c, with
@@ -149,10 +139,11 @@ VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *
         int64_t nk = imin(BK, jend - j0);
         if (!key_bias(bias, a, bi, j0, nk)) continue;
         load_kt(kt, k, a, bi, hk, j0, nk);
+        /* S = Q K^T for the tile (keys contiguous in kt) */
+        memset(s, 0, (size_t)(nq * BK) * sizeof(float));
+        acc_tile(s, BK, nq, q + ((bi * a->tq + i0) * a->hq + h) * dh, a->hq * dh, 1, kt, BK, dh, BK);
         for (int64_t ii = 0; ii < nq; ii++) {
-            const float *qr = q + ((bi * a->tq + i0 + ii) * a->hq + h) * dh;
             float *sr = s + ii * BK;
-            row_scores(sr, qr, kt, dh);
             row_mask(sr, bias, a->causal ? i0 + ii + a->off - j0 : BK, a->scale);
             float mx = vt_max(sr, BK), mnew = mx > m[ii] ? mx : m[ii];
             if (mnew == -INFINITY) { /* nothing visible yet: no weight */
@@ -224,15 +215,18 @@ VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const floa
         memset(dva, 0, (size_t)(BK * dh) * sizeof(float));
         for (int64_t i0 = istart; i0 < a->tq; i0 += BQ) {
             int64_t nq = imin(BQ, a->tq - i0);
+            const float *qb = q + ((bi * a->tq + i0) * a->hq + h) * dh;
+            const float *dob = g->dout + ((bi * a->tq + i0) * a->hq + h) * dh;
+            /* S = Q K^T and dP = dO V^T for the tile */
+            memset(s, 0, (size_t)(nq * BK) * sizeof(float));
+            memset(dp, 0, (size_t)(nq * BK) * sizeof(float));
+            acc_tile(s, BK, nq, qb, a->hq * dh, 1, kt, BK, dh, BK);
+            acc_tile(dp, BK, nq, dob, a->hq * dh, 1, vt, BK, dh, BK);
             for (int64_t ii = 0; ii < nq; ii++) {
                 int64_t i = i0 + ii;
-                const float *qr = q + ((bi * a->tq + i) * a->hq + h) * dh;
-                const float *dor = g->dout + ((bi * a->tq + i) * a->hq + h) * dh;
                 float *sr = s + ii * BK, *dpr = dp + ii * BK;
                 /* A row that saw no key has P = 0: exp(x - inf) = 0. */
                 float li = lse[i] == -INFINITY ? INFINITY : lse[i], di = drow[i];
-                row_scores(sr, qr, kt, dh);
-                row_scores(dpr, dor, vt, dh);
                 row_mask(sr, bias, a->causal ? i + a->off - j0 : BK, a->scale);
                 for (int64_t jj = 0; jj < BK; jj++) {
                     float p = vt_expf(sr[jj] - li);
@@ -241,8 +235,6 @@ VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const floa
                 }
             }
             /* dV_j += sum_i P_ij dO_i; dK_j += sum_i dS_ij Q_i; dQ_i += sum_j dS_ij K_j */
-            const float *qb = q + ((bi * a->tq + i0) * a->hq + h) * dh;
-            const float *dob = g->dout + ((bi * a->tq + i0) * a->hq + h) * dh;
             if (want_kv) {
                 acc_tile(dva, dh, nk, s, 1, BK, dob, a->hq * dh, nq, dh);
                 acc_tile(dka, dh, nk, dp, 1, BK, qb, a->hq * dh, nq, dh);
@@ -338,7 +330,7 @@ static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
     }
     g.drow = drow;
     int64_t items = a.b * a.hq, work = items * a.tq * a.tk * a.dh;
-#pragma omp parallel for schedule(static, 1) if (work >= VT_OMP_MIN)
+#pragma omp parallel for schedule(static, 1) if (work >= ATT_OMP_MIN)
     for (int64_t it = 0; it < items; it++)
         bwd_head(&a, &g, q->data, k->data, v->data, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
     if (!g.direct) {
@@ -381,7 +373,7 @@ vimo_status vimo_attention(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *q, vimo_
     if (!ws) return VIMO_ERR_NOMEM;
     int64_t work = a.b * a.hq * a.tq * a.tk * a.dh;
     const float *qd = qc->data, *kd = kc->data, *vd = vc->data;
-#pragma omp parallel for schedule(static, 1) if (work >= VT_OMP_MIN)
+#pragma omp parallel for schedule(static, 1) if (work >= ATT_OMP_MIN)
     for (int64_t it = 0; it < items; it++) {
         int64_t bi = it / (a.hq * nqb), h = (it / nqb) % a.hq, qb = it % nqb;
         fwd_block(&a, qd, kd, vd, out->data, sv->lse, bi, h, qb * BQ, ws + omp_get_thread_num() * wsn);

@@ -13,15 +13,7 @@
  * contiguous layout of base (n->i[0..3] strides, n->i[4] offset). */
 static void scatter_add(float *gbase, const vimo_tensor *y, const int64_t *stride, int64_t offset, const float *g)
 {
-    int64_t n = vt_numel(y);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = i, off = offset;
-        for (int d = y->ndim - 1; d >= 0; d--) {
-            off += (r % y->shape[d]) * stride[d];
-            r /= y->shape[d];
-        }
-        gbase[off] += g[i];
-    }
+    VT_FOR_STRIDED(y->ndim, y->shape, stride, offset, i, off, gbase[off] += g[i]);
 }
 
 /* Views of a non-contiguous input are taken of its contiguous copy, so the

@@ -191,7 +191,8 @@ vimo_status vimo_tensor_copy_from(vimo_tensor *t, const float *src, int64_t n)
     if (vt_is_contig(t)) {
         memcpy(t->data, src, (size_t)n * sizeof(float));
     } else {
-        for (int64_t i = 0; i < n; i++) t->data[vt_offset(t, i)] = src[i];
+        float *d = t->data;
+        VT_FOR_STRIDED(t->ndim, t->shape, t->stride, 0, i, off, d[off] = src[i]);
     }
     return VIMO_OK;
 }
@@ -204,7 +205,8 @@ vimo_status vimo_tensor_copy_to(const vimo_tensor *t, float *dst, int64_t n)
     if (vt_is_contig(t)) {
         memcpy(dst, t->data, (size_t)n * sizeof(float));
     } else {
-        for (int64_t i = 0; i < n; i++) dst[i] = t->data[vt_offset(t, i)];
+        const float *s = t->data;
+        VT_FOR_STRIDED(t->ndim, t->shape, t->stride, 0, i, off, dst[i] = s[off]);
     }
     return VIMO_OK;
 }
@@ -212,8 +214,8 @@ vimo_status vimo_tensor_copy_to(const vimo_tensor *t, float *dst, int64_t n)
 void vimo_tensor_fill(vimo_tensor *t, float v)
 {
     if (!t) return;
-    int64_t n = vt_numel(t);
-    for (int64_t i = 0; i < n; i++) t->data[vt_is_contig(t) ? i : vt_offset(t, i)] = v;
+    float *d = t->data;
+    VT_FOR_STRIDED(t->ndim, t->shape, t->stride, 0, i, off, ((void)i, d[off] = v));
 }
 
 vimo_status vimo_tensor_set_requires_grad(vimo_tensor *t, int on)

@@ -89,6 +89,29 @@ int64_t vt_offset(const vimo_tensor *t, int64_t i);
 static inline int64_t vt_rows(const vimo_tensor *t) { return vt_numel(t) / t->shape[t->ndim - 1]; }
 static inline int64_t vt_last(const vimo_tensor *t) { return t->shape[t->ndim - 1]; }
 
+/* Strided element loops without per-element division: calls
+ * body(dst_index_in_logical_order, src_offset) for every element of a tensor
+ * of `shape` (ndim <= 4) whose element offsets follow `stride` from `base`.
+ * Used by copies and by the backward of views. */
+#define VT_FOR_STRIDED(ndim, shape, stride, base, IDX, OFF, BODY)                                   \
+    do {                                                                                            \
+        int64_t s_[4] = {1, 1, 1, 1}, st_[4] = {0, 0, 0, 0};                                        \
+        for (int d_ = 0; d_ < (ndim); d_++) {                                                       \
+            s_[4 - (ndim) + d_] = (shape)[d_];                                                      \
+            st_[4 - (ndim) + d_] = (stride)[d_];                                                    \
+        }                                                                                           \
+        int64_t IDX = 0;                                                                            \
+        for (int64_t i0_ = 0; i0_ < s_[0]; i0_++)                                                   \
+            for (int64_t i1_ = 0; i1_ < s_[1]; i1_++)                                               \
+                for (int64_t i2_ = 0; i2_ < s_[2]; i2_++) {                                         \
+                    int64_t o_ = (base) + i0_ * st_[0] + i1_ * st_[1] + i2_ * st_[2];               \
+                    for (int64_t i3_ = 0; i3_ < s_[3]; i3_++, IDX++) {                              \
+                        int64_t OFF = o_ + i3_ * st_[3];                                            \
+                        BODY;                                                                       \
+                    }                                                                               \
+                }                                                                                   \
+    } while (0)
+
 /* Contiguous input for compute kernels: x itself or a recorded copy. */
 vimo_status vt_contig(vimo_ctx *ctx, vimo_tensor *x, vimo_tensor **out);
 /* NULL-argument guard used at the top of every op. */

@@ -6,9 +6,17 @@
  * repeat opens the file anew, as a data loader would.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "video_internal.h"
 #include "vimo/video.h"
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -31,7 +39,7 @@ vimo_status vimo_video_time_clip(const char *path, int n, int size, int repeats,
                           "repeats=%d)", n, size, repeats);
     vimo_status st = VIMO_OK;
     vimo_video *v = NULL;
-    double *m = calloc((size_t)repeats * 5, sizeof *m); /* open, sample, total, dec, conv */
+    double *m = calloc((size_t)repeats * 6, sizeof *m); /* open, sample, total, dec, conv, cpu */
     float *out = malloc(sizeof *out * (size_t)n * 3 * size * size);
     if (!m || !out) {
         st = vimo_error(VIMO_ERR_NOMEM, "video_time_clip: buffers");
@@ -39,7 +47,7 @@ vimo_status vimo_video_time_clip(const char *path, int n, int size, int repeats,
     }
     for (int r = 0; r < repeats; r++) {
         vimo_video_stats s;
-        double t0 = vv_now_ms();
+        double c0 = cpu_ms(), t0 = vv_now_ms();
         VIMO_TRY(vimo_video_open(&v, path, opts));
         double t1 = vv_now_ms();
         VIMO_TRY(vimo_video_sample_clip(v, n, size, out, NULL, NULL));
@@ -47,12 +55,13 @@ vimo_status vimo_video_time_clip(const char *path, int n, int size, int repeats,
         vimo_video_get_stats(v, &s);
         vimo_video_free(v);
         v = NULL;
-        double t3 = vv_now_ms();
+        double t3 = vv_now_ms(), c3 = cpu_ms();
         m[r] = t1 - t0;
         m[repeats + r] = t2 - t1;
         m[2 * repeats + r] = t3 - t0;
         m[3 * repeats + r] = s.decode_ms;
         m[4 * repeats + r] = s.convert_ms;
+        m[5 * repeats + r] = c3 - c0;
         timing->frames_decoded = s.frames_decoded;
     }
     timing->open_ms = median(m, repeats);
@@ -61,6 +70,7 @@ vimo_status vimo_video_time_clip(const char *path, int n, int size, int repeats,
     timing->best_total_ms = m[2 * repeats];
     timing->decode_ms = median(m + 3 * repeats, repeats);
     timing->convert_ms = median(m + 4 * repeats, repeats);
+    timing->cpu_ms = median(m + 5 * repeats, repeats);
 fail:
     vimo_video_free(v);
     free(m);

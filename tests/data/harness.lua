@@ -78,7 +78,10 @@ function M.raises(part, msg, fn, ...)
   return good
 end
 
+local made = {} -- folders made by tmpdir, removed by done
+
 function M.done(name)
+  for _, p in ipairs(made) do os.execute(("rm -rf -- '%s'"):format(p)) end
   print(("%s: %d checks passed, %d failed"):format(name, M.passed, M.failed))
   if M.failed > 0 then error(("%s: %d checks failed"):format(name, M.failed), 0) end
 end
@@ -88,12 +91,13 @@ function M.root()
   return os.getenv("VIMO_SOURCE_DIR") or os.getenv("VIMO_ROOT") or "."
 end
 
---- A fresh temporary folder.
+--- A fresh temporary folder (under /tmp; done() removes it).
 function M.tmpdir(tag)
   local p = os.tmpname()
   os.remove(p)
   p = p .. "-" .. tag
   assert(require("vimo").mkdir(p))
+  made[#made + 1] = p
   return p
 end
 

@@ -29,12 +29,15 @@ t.eq(r2.status, "cached", "second run is a cache hit")
 t.check(r2.seconds < 1.0, "cache hit took %.3f s", r2.seconds)
 t.eq(r2.dir, r1.dir, "same folder")
 print(("data.build: first run %.2f s, cached %.4f s"):format(r1.seconds, r2.seconds))
-local small = {cache = cache, match = "dataset-1_bow_normal_001", quiet = true}
+local fresh = t.tmpdir("cache1") -- a new folder each run: "built" must mean built now
+local small = {cache = fresh, match = "dataset-1_bow_normal_001", quiet = true}
 local r3 = builder.build(small)
-local r4 = builder.build{cache = cache, match = "dataset-1_bow_normal_001", quiet = true, S = 32}
+t.eq(r3.status, "built", "a one-clip build")
+t.eq(builder.build(small).status, "cached", "and its cache hit")
+local r4 = builder.build{cache = fresh, match = "dataset-1_bow_normal_001", quiet = true, S = 32}
 t.check(r4.status == "built" and r4.dir ~= r3.dir, "changing S builds another folder")
 t.check(r4.dir:find("S32", 1, true), "S is in the key")
-t.eq(builder.build{cache = cache, match = "dataset-1_bow_normal_001", quiet = true, S = 32, force = true}.status,
+t.eq(builder.build{cache = fresh, match = "dataset-1_bow_normal_001", quiet = true, S = 32, force = true}.status,
   "built", "--force rebuilds")
 
 -- ---- loader -------------------------------------------------------------------
@@ -164,7 +167,7 @@ f:seek("set", 0) -- the top-level map header
 f:write("\xc1")
 f:close()
 t.fails_with("never-used byte", "corrupt cache",
-  data.load, {cache = cache, match = "dataset-1_bow_normal_001", S = 32, build = false})
+  data.load, {cache = fresh, match = "dataset-1_bow_normal_001", S = 32, build = false})
 
 -- A fake data folder: a BVH that does not exist, then a bad labels.tsv row.
 local root = t.tmpdir("root")

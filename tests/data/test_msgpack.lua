@@ -73,6 +73,26 @@ for i, b in ipairs(bad) do
   t.fails_with(b[2], ("hostile case %d (%s)"):format(i, b[1]), media.msgpack_unpack, unhex(b[1]))
 end
 
+-- Mutations of a valid record (fixed-seed LCG): every one either decodes or
+-- is refused with a message; none may crash (the ASan build runs this too).
+do
+  local base = media.msgpack_pack(rec)
+  local state = 12345
+  local function rnd(n)
+    state = (state * 1103515245 + 12345) % 2147483648
+    return state % n + 1
+  end
+  local refused, decoded = 0, 0
+  for _ = 1, 3000 do
+    local b = {base:byte(1, -1)}
+    for _ = 1, rnd(4) do b[rnd(#b)] = rnd(256) - 1 end
+    local cut = rnd(8) == 1 and rnd(#b) or #b
+    local v, err = media.msgpack_unpack(string.char(table.unpack(b, 1, cut)))
+    if v == nil and type(err) == "string" then refused = refused + 1 else decoded = decoded + 1 end
+  end
+  t.eq(refused + decoded, 3000, "every mutation decoded or refused")
+end
+
 -- Misuse of the encoder raises.
 t.raises("cannot encode a function", "function", media.msgpack_pack, {f = print})
 local cyc = {}

@@ -134,13 +134,38 @@ static int on_token(void *user, int32_t prev, int32_t tok)
     return 0;
 }
 
-/* Greedy continuation of <s> "Hello world" = [1 29 33], 12 tokens, no stop. */
+/* Greedy continuation of the reference prompt, no stop tokens: tiny_llama
+ * <s> "Hello world" = [1 29 33] + 12, tiny_qwen2 "the cat" = [116 257 262] + 8. */
+static void check_greedy(const char *dir, vimo_llama_model *m, vimo_safetensors *st)
+{
+    const vimo_st_tensor *pr = ref(st, "greedy_prompt"), *gt = ref(st, "greedy_tokens");
+    vimo_llama_decoder *d = NULL;
+    vimo_llama_sampler s;
+    assert_int_equal(vimo_llama_decoder_new(m, 0, 2, &d), VIMO_OK);
+    assert_int_equal(vimo_llama_sampler_init(&s, m->cfg.vocab_size, 0.0f, 0.9f, 0, 1), VIMO_OK);
+    capture c = {0};
+    int np = (int)pr->numel, ng = (int)gt->numel;
+    assert_int_equal(vimo_llama_generate(d, &s, NULL, 0, pr->data, np, np - 1 + ng, NULL, 0, on_token, &c, NULL),
+                     VIMO_OK);
+    printf("%s: greedy continuation of %d tokens\n", dir, ng);
+    assert_int_equal(c.n, np - 1 + ng);
+    assert_memory_equal(c.tok + np - 1, gt->data, (size_t)ng * 4);
+    vimo_llama_sampler_free(&s);
+    vimo_llama_decoder_free(d);
+}
+
 static void test_greedy_generate(void **state)
 {
     (void)state;
-    vimo_llama_model *m = load(LLM_FIXTURES "/tiny_llama");
+    vimo_llama_model *m = load(LLM_FIXTURES "/tiny_qwen2");
     vimo_safetensors *st = NULL;
+    assert_int_equal(vimo_safetensors_open(LLM_FIXTURES "/tiny_qwen2/ref.safetensors", &st), VIMO_OK);
+    check_greedy("tiny_qwen2", m, st);
+    vimo_safetensors_close(st);
+    vimo_llama_free(m);
+    m = load(LLM_FIXTURES "/tiny_llama");
     assert_int_equal(vimo_safetensors_open(LLM_FIXTURES "/tiny_llama/ref.safetensors", &st), VIMO_OK);
+    check_greedy("tiny_llama", m, st);
     const vimo_st_tensor *pr = ref(st, "greedy_prompt"), *gt = ref(st, "greedy_tokens");
     vimo_llama_decoder *d = NULL;
     vimo_llama_sampler s;

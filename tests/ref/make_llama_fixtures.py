@@ -14,10 +14,10 @@ Writes two tiny random Hugging Face style models and their reference logits:
                                   GPT-2 ByteLevel(use_regex) pre-tokenizer
 
 Each model folder holds config.json, model.safetensors, tokenizer.json and
-ref.safetensors with: tokens (I32, (T,)), logits (F32, (T, V)); for
-tiny_llama also prefix (F32, (N, C)) external embeddings, prefix_tokens and
-prefix_logits (logits of the N + T' positions when the embeddings are fed
-first and then the tokens).
+ref.safetensors with: tokens (I32, (T,)), logits (F32, (T, V)), greedy_prompt
+and greedy_tokens (an argmax continuation); for tiny_llama also prefix (F32,
+(N, C)) external embeddings, prefix_tokens and prefix_logits (logits of the
+N + T' positions when the embeddings are fed first and then the tokens).
 
 The reference forward pass is written here from the architecture definition
 with plain torch ops in float64 (RMSNorm, rotate-half RoPE, GQA causal
@@ -316,8 +316,12 @@ def main():
                 {"tokenizer_config.json": {"bos_token": None, "eos_token": "<|endoftext|>"}})
     tokens = torch.randint(0, V, (7,), generator=gen)
     logits = forward(cfg, W, W["model.embed_tokens.weight"][tokens])
+    # greedy continuation of "the cat" (ids 116 257 262, see test_tokenizer.c)
+    greedy = greedy_continue(cfg, W, [116, 257, 262], 8)
     write_safetensors(os.path.join(folder, "ref.safetensors"),
-                      {"tokens": tokens.to(torch.int32), "logits": logits.to(torch.float32)})
+                      {"tokens": tokens.to(torch.int32), "logits": logits.to(torch.float32),
+                       "greedy_prompt": torch.tensor([116, 257, 262], dtype=torch.int32),
+                       "greedy_tokens": torch.tensor(greedy, dtype=torch.int32)})
 
     with open(os.path.join(OUT, "tok_gpt2.json"), "w", encoding="utf-8") as f:
         json.dump(bytelevel_tokenizer(GPT2_BYTELEVEL), f, ensure_ascii=False, indent=1)

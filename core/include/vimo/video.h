@@ -187,6 +187,8 @@ typedef struct vimo_video_timing {
     double sample_ms; /* median: vimo_video_sample_clip (decode + preprocess) */
     double total_ms;  /* median: open + sample + free                      */
     double best_total_ms; /* fastest run of open + sample + free (noisy hosts) */
+    double cpu_ms;    /* median process CPU time (all threads) of the same: on
+                       * a loaded host, with threads = 1, the idle wall time */
     double decode_ms, convert_ms; /* medians of the split of sample_ms     */
     int64_t frames_decoded;       /* per run                               */
 } vimo_video_timing;

@@ -14,9 +14,6 @@ local builder = require "vimo.data.builder"
 local args = vimo.args
 local KNOWN = {action = true, root = true, cache = true, force = true, F = true, S = true, fps = true, render = true,
                threads = true, captions = true, limit = true, match = true, markdown = true, quiet = true}
-for k in pairs(args) do
-  if not KNOWN[k] then error(("data: unknown option '%s'"):format(tostring(k)), 0) end
-end
 
 local function sorted_keys(t)
   local out = {}
@@ -54,8 +51,40 @@ local function split_table(title, counts, md)
     local fmt = md and "| %s | %d | %d | %d | %d |" or "%-16s %7d %7d %7d %7d"
     print(fmt:format(r, c[1], c[2], c[3], c[1] + c[2] + c[3]))
   end
-  local fmt = md and "| **total** | %d | %d | %d | %d |" or "%-16s %7d %7d %7d %7d"
-  print(fmt:format(md and nil or "total", tot.train, tot.val, tot.test, tot.train + tot.val + tot.test))
+  local fmt = md and "| **%s** | %d | %d | %d | %d |" or "%-16s %7d %7d %7d %7d"
+  print(fmt:format("total", tot.train, tot.val, tot.test, tot.train + tot.val + tot.test))
+end
+
+-- The majority train answer of each category and its accuracy on test
+-- (ties: the byte-wise smallest answer, as vimo_qa_eval does).
+local function majority(s, md)
+  local train, test, ntest = {}, {}, {}
+  for k, n in pairs(s.answers_split or {}) do
+    local cat, ans, split = k:match("^([^/]*)/(.*)/([^/]*)$")
+    if split == "train" then
+      train[cat] = train[cat] or {}
+      train[cat][ans] = n
+    elseif split == "test" then
+      test[cat] = test[cat] or {}
+      test[cat][ans] = n
+      ntest[cat] = (ntest[cat] or 0) + n
+    end
+  end
+  if md then
+    print("| category | majority train answer | test questions | majority accuracy on test |")
+    print("|---|---|---:|---:|")
+  else
+    print(("%-14s %-16s %6s %8s"):format("majority", "train answer", "test", "accuracy"))
+  end
+  for _, cat in ipairs(sorted_keys(train)) do
+    local best, bn = nil, -1
+    for _, ans in ipairs(sorted_keys(train[cat])) do
+      if train[cat][ans] > bn then best, bn = ans, train[cat][ans] end
+    end
+    local n = ntest[cat] or 0
+    local acc = n > 0 and 100 * ((test[cat] or {})[best] or 0) / n or 0
+    print((md and "| %s | %s | %d | %.1f %% |" or "%-14s %-16s %6d %7.1f%%"):format(cat, best, n, acc))
+  end
 end
 
 local function info(man, dir, md)
@@ -64,6 +93,11 @@ local function info(man, dir, md)
     print(("dataset %s: %d clips, built %s in %.1f s"):format(dir, man.n, man.created, man.build_seconds))
     local o = man.options
     print(("options: F=%d S=%d fps=%s render=%d captions=%d"):format(o.F, o.S, tostring(o.fps), o.render, o.captions))
+    local st = man.stage_seconds
+    if st then
+      print(("stages (summed over clips): motion %.1f s, render+encode %.1f s, read back %.1f s"):format(st.motion,
+        st.render, st.read))
+    end
   end
   split_table("clips", s.sources, md)
   print()
@@ -87,28 +121,47 @@ local function info(man, dir, md)
     print((md and "| %s | %s |" or "%-14s %s"):format(cat, table.concat(parts, ", ")))
   end
   print()
+  majority(s, md)
+  print()
   print(("direction label vs trajectory disagreements: %d%s"):format(#s.disagree,
     #s.disagree > 0 and (" (" .. table.concat(s.disagree, ", ") .. ")") or ""))
 end
 
-local opt = {}
-for k, v in pairs(args) do opt[k] = v end
-opt.action = nil
-opt.markdown = nil
-local action = args.action or "build"
-
-if action == "build" then
-  local r = builder.build(opt)
-  print(("data: %s %d clips in %.2f s -> %s"):format(r.status, r.manifest.n, r.seconds, r.dir))
-  if r.status == "built" then
-    local c = r.manifest.summary.splits
-    print(("data: train %d, val %d, test %d"):format(c.train or 0, c.val or 0, c.test or 0))
+-- Errors the user can act on ("data: ..." raised with level 0) print as
+-- "vimo data: message" and exit 1, without the runner's traceback; others
+-- (bugs) keep it.
+local function main()
+  for k in pairs(args) do
+    if not KNOWN[k] then error(("data: unknown option '%s'"):format(tostring(k)), 0) end
   end
-elseif action == "info" then
-  local o = builder.options(opt)
-  local man, p = builder.cached(o)
-  if not man then error(("data: no dataset at %s (run `vimo data build`)"):format(builder.paths(o).dir), 0) end
-  info(man, p.dir, args.markdown)
-else
-  error(("data: unknown action '%s' (build or info)"):format(tostring(action)), 0)
+  local opt = {}
+  for k, v in pairs(args) do opt[k] = v end
+  opt.action = nil
+  opt.markdown = nil
+  local action = args.action or "build"
+  if action == "build" then
+    local r = builder.build(opt)
+    print(("data: %s %d clips in %.2f s -> %s"):format(r.status, r.manifest.n, r.seconds, r.dir))
+    if r.status == "built" then
+      local c = r.manifest.summary.splits
+      print(("data: train %d, val %d, test %d"):format(c.train or 0, c.val or 0, c.test or 0))
+    end
+  elseif action == "info" then
+    local o = builder.options(opt)
+    local man, p = builder.cached(o)
+    if not man then error(("data: no dataset at %s (run `vimo data build`)"):format(builder.paths(o).dir), 0) end
+    info(man, p.dir, args.markdown)
+  else
+    error(("data: unknown action '%s' (build or info)"):format(tostring(action)), 0)
+  end
+end
+
+local ok, err = pcall(main)
+if not ok then
+  if type(err) == "string" and err:match("^data: ") then
+    io.stdout:flush()
+    io.stderr:write("vimo data: ", err:sub(7), "\n")
+    os.exit(1, true)
+  end
+  error(err, 0)
 end

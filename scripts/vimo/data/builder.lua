@@ -34,7 +34,7 @@ local M = {}
 -- Bump when the content of a record changes (features, text, QA, layout).
 M.VERSION = 1
 M.MAGIC = "vimo-data"
-M.DEFAULTS = {F = 8, S = 64, fps = 20, render = 128, threads = 2, captions = 5}
+M.DEFAULTS = {F = 8, S = 64, fps = 20, render = 128, threads = math.max(1, vimo.threads()), captions = 5}
 
 local function script_root()
   local src = debug.getinfo(1, "S").source
@@ -53,16 +53,18 @@ function M.options(opt)
   local o = {}
   for k, v in pairs(M.DEFAULTS) do o[k] = opt[k] == nil and v or opt[k] end
   for _, k in ipairs{"F", "S", "render", "threads", "captions"} do
-    if math.type(o[k]) ~= "integer" or o[k] < 1 then error(("data: option %s must be a positive integer"):format(k), 3) end
+    if math.type(o[k]) ~= "integer" or o[k] < 1 then
+      error(("data: option %s must be a positive integer, got %s"):format(k, tostring(o[k])), 0)
+    end
   end
-  if type(o.fps) ~= "number" or o.fps <= 0 or o.fps > 240 then error("data: option fps must be in (0, 240]", 3) end
-  if o.render % 2 ~= 0 or o.render < 16 then error("data: option render must be even and >= 16", 3) end
+  if type(o.fps) ~= "number" or o.fps <= 0 or o.fps > 240 then error("data: option fps must be in (0, 240]", 0) end
+  if o.render % 2 ~= 0 or o.render < 16 then error("data: option render must be even and >= 16", 0) end
   o.limit = opt.limit
   if o.limit ~= nil and (math.type(o.limit) ~= "integer" or o.limit < 1) then
-    error("data: option limit must be a positive integer", 3)
+    error("data: option limit must be a positive integer", 0)
   end
   o.match = opt.match
-  if o.match ~= nil and type(o.match) ~= "string" then error("data: option match must be a string", 3) end
+  if o.match ~= nil and type(o.match) ~= "string" then error("data: option match must be a string", 0) end
   o.root = M.root(opt)
   o.cache = opt.cache or os.getenv("VIMO_DATA_CACHE") or (o.root .. "/.cache/vimo")
   o.force = opt.force and true or false
@@ -205,7 +207,7 @@ end
 
 -- Counts for the manifest and `vimo data info`.
 local function summarize(recs)
-  local s = {splits = {}, sources = {}, qa = {}, answers = {}, disagree = {}}
+  local s = {splits = {}, sources = {}, qa = {}, answers = {}, answers_split = {}, disagree = {}}
   for _, r in ipairs(recs) do
     s.splits[r.split] = (s.splits[r.split] or 0) + 1
     local key = r.source .. "/" .. r.split
@@ -215,6 +217,8 @@ local function summarize(recs)
       s.qa[k] = (s.qa[k] or 0) + 1
       local a = x.category .. "/" .. x.answer
       s.answers[a] = (s.answers[a] or 0) + 1
+      local b = a .. "/" .. r.split
+      s.answers_split[b] = (s.answers_split[b] or 0) + 1
     end
     if not r.facts.direction.agree then s.disagree[#s.disagree + 1] = r.id end
   end
@@ -239,8 +243,10 @@ function M.build(opt)
   for _, e in ipairs(entries) do text.check(e) end
   local results = run_pipeline(entries, o, p)
   local recs, train = {}, {}
+  local cpu = {motion = 0, render = 0, read = 0} -- per-stage time summed over clips, s
   for i, e in ipairs(entries) do
     recs[i] = record(e, results[i], o)
+    for k, ms in pairs(results[i].ms) do cpu[k] = cpu[k] + ms / 1000 end
     if e.split == "train" then train[#train + 1] = results[i].feat end
   end
   if #train == 0 then -- a tiny subset without train clips: normalise with all
@@ -252,7 +258,7 @@ function M.build(opt)
                  rows = norm.rows, from = norm.from}
   assert(media.msgpack_save(p.clips, {magic = M.MAGIC, version = M.VERSION, key = p.key, norm = saved, clips = recs}))
   local man = {magic = M.MAGIC, version = M.VERSION, key = p.key, created = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-               build_seconds = seconds, n = #recs, summary = summarize(recs),
+               build_seconds = seconds, stage_seconds = cpu, n = #recs, summary = summarize(recs),
                options = {F = o.F, S = o.S, fps = o.fps, render = o.render, captions = o.captions, limit = o.limit,
                           match = o.match, threads = o.threads}}
   assert(media.msgpack_save(p.manifest, man))

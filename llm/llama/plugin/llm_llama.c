@@ -1,0 +1,540 @@
+/*
+ * llm.llama - the Llama-family decoder as a trainable vimo plugin
+ * ("vimo.llm/1" + "vimo.module/1").
+ *
+ * Architecture (Touvron et al. 2023, "Llama 2", sec. 2.2; llama2.c model.py;
+ * Qwen2 adds q/k/v biases): token embedding, per layer
+ *   h += o_proj(attention(rope(q_proj(rmsnorm(h))), rope(k_proj(.)), v_proj(.)))   causal, GQA
+ *   h += down_proj(silu(gate_proj(rmsnorm(h))) * up_proj(rmsnorm(h)))
+ * then rmsnorm and the output head (tied to the embedding or separate).
+ * Built from core ops, so it trains; parameters carry Hugging Face names
+ * ("model.layers.0.self_attn.q_proj.weight"), loaded from a llama2.c .bin or
+ * a Hugging Face folder (llm/llama/model*.c) or initialised at random.
+ *
+ * LoRA (Hu et al. 2022, eq. 3): W x + (alpha / r) B A dropout(x), A (r, in)
+ * ~ U(+-1/sqrt(in)), B (out, r) = 0, on the chosen projections; the base is
+ * frozen. Generation runs llama2.c's exact engine (decode.c) on the current
+ * weights with the adapters folded into scratch copies, rebuilt whenever
+ * the weights may have changed.
+ * Not done here: rope scaling, sliding-window attention, quantised weights.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vimo/llm.h"
+#include "vimo/ops.h"
+#include "vimo/params.h"
+#include "vimo_llama.h"
+
+enum { P_Q, P_K, P_V, P_O, P_GATE, P_UP, P_DOWN, P_COUNT };
+static const char *const k_proj_names[P_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                  "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                                  "mlp.down_proj"};
+static const char *const k_target_names[P_COUNT] = {"q", "k", "v", "o", "gate", "up", "down"};
+
+typedef struct {
+    vimo_tensor *w, *b;          /* (out, in), (out) or NULL */
+    vimo_tensor *lora_a, *lora_b; /* (r, in), (out, r) or NULL */
+    float *merged;               /* (out, in) W + scale B A, for generation */
+} proj;
+
+typedef struct {
+    vimo_tensor *attn_norm, *ffn_norm; /* (C) */
+    proj p[P_COUNT];
+} layer;
+
+typedef struct {
+    vimo_module_base base;
+    vimo_llama_config cfg;
+    vimo_tensor *embed;      /* (V, C) */
+    vimo_tensor *final_norm; /* (C) */
+    vimo_tensor *lm_head;    /* (V, C), NULL when tied */
+    layer *layers;
+    vimo_tokenizer *tok;
+    int lora_rank;
+    float lora_scale, lora_dropout;
+    int threads;
+    /* generation */
+    vimo_llama_model view;
+    vimo_llama_layer *view_layers;
+    vimo_llama_decoder *dec;
+    int dirty;
+} llama;
+
+static const vimo_option_spec k_options[] = {
+    {"model", VIMO_OPT_STRING, "", "llama2.c .bin or Hugging Face folder ('' = random init from the dims below)"},
+    {"tokenizer", VIMO_OPT_STRING, "", "tokenizer.bin / tokenizer.json ('' = the HF folder's tokenizer.json)"},
+    {"dim", VIMO_OPT_INT, "64", "random init: hidden size"},
+    {"hidden_dim", VIMO_OPT_INT, "172", "random init: MLP inner size"},
+    {"layers", VIMO_OPT_INT, "5", "random init: decoder layers"},
+    {"heads", VIMO_OPT_INT, "8", "random init: query heads"},
+    {"kv_heads", VIMO_OPT_INT, "4", "random init: key/value heads (GQA)"},
+    {"vocab", VIMO_OPT_INT, "512", "random init: vocabulary size"},
+    {"seq_len", VIMO_OPT_INT, "512", "random init: longest sequence"},
+    {"rope_theta", VIMO_OPT_FLOAT, "10000", "random init: RoPE base"},
+    {"seed", VIMO_OPT_INT, "1", "random init seed"},
+    {"threads", VIMO_OPT_INT, "0", "generation threads (0: the engine's choice)"},
+    {NULL, 0, NULL, NULL},
+};
+
+/* ---- construction ----------------------------------------------------------- */
+
+static vimo_status add_param(llama *m, vimo_tensor **t, int64_t d0, int64_t d1, const float *src, const char *name)
+{
+    int nd = d1 > 0 ? 2 : 1;
+    int64_t shape[2] = {d0, d1};
+    vimo_status st = vimo_params_add(m->base.params, t, nd, shape, "%s", name);
+    if (!st && src) st = vimo_tensor_copy_from(*t, src, vimo_tensor_numel(*t));
+    return st;
+}
+
+/* Creates every parameter, copying from the loaded model when given. */
+static vimo_status build_params(llama *m, const vimo_llama_model *src, vimo_rng *rng)
+{
+    const vimo_llama_config *c = &m->cfg;
+    int64_t C = c->dim, H = c->hidden_dim, Q = (int64_t)c->n_heads * c->head_dim,
+            K = (int64_t)c->n_kv_heads * c->head_dim, V = c->vocab_size;
+    char name[128];
+    vimo_status st = VIMO_OK;
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+    VIMO_TRY(add_param(m, &m->embed, V, C, src ? src->embed : NULL, "model.embed_tokens.weight"));
+    const int64_t dims[P_COUNT][2] = {{Q, C}, {K, C}, {K, C}, {C, Q}, {H, C}, {H, C}, {C, H}};
+    for (int l = 0; l < c->n_layers; l++) {
+        layer *ly = &m->layers[l];
+        const vimo_llama_layer *sl = src ? &src->layers[l] : NULL;
+        const float *sw[P_COUNT] = {0}, *sb[P_COUNT] = {0};
+        if (sl) {
+            const float *w[P_COUNT] = {sl->wq, sl->wk, sl->wv, sl->wo, sl->w_gate, sl->w_up, sl->w_down};
+            memcpy(sw, w, sizeof sw);
+            sb[P_Q] = sl->bq, sb[P_K] = sl->bk, sb[P_V] = sl->bv;
+        }
+        snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+        VIMO_TRY(add_param(m, &ly->attn_norm, C, 0, sl ? sl->attn_norm : NULL, name));
+        for (int p = 0; p < P_COUNT; p++) {
+            snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, k_proj_names[p]);
+            VIMO_TRY(add_param(m, &ly->p[p].w, dims[p][0], dims[p][1], sw[p], name));
+            if (c->qkv_bias && p <= P_V) {
+                snprintf(name, sizeof name, "model.layers.%d.%s.bias", l, k_proj_names[p]);
+                VIMO_TRY(add_param(m, &ly->p[p].b, dims[p][0], 0, sb[p], name));
+            }
+        }
+        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+        VIMO_TRY(add_param(m, &ly->ffn_norm, C, 0, sl ? sl->ffn_norm : NULL, name));
+    }
+    VIMO_TRY(add_param(m, &m->final_norm, C, 0, src ? src->final_norm : NULL, "model.norm.weight"));
+    if (!c->tied) VIMO_TRY(add_param(m, &m->lm_head, V, C, src ? src->lm_head : NULL, "lm_head.weight"));
+    if (!src) { /* random init: N(0, 0.02) matrices (Llama's initializer_range), unit norms */
+        for (int i = 0; i < vimo_params_count(m->base.params); i++) {
+            vimo_tensor *t = vimo_params_at(m->base.params, i, NULL);
+            if (vimo_tensor_ndim(t) == 2)
+                vimo_rng_fill_normal(rng, vimo_tensor_data(t), vimo_tensor_numel(t), 0.02f);
+            else if (strstr(vimo_tensor_name(t), "norm"))
+                vimo_tensor_fill(t, 1.0f);
+        }
+    }
+fail:
+    return st;
+}
+
+static void destroy(void *inst)
+{
+    llama *m = inst;
+    if (!m) return;
+    vimo_llama_decoder_free(m->dec);
+    for (int l = 0; m->layers && l < m->cfg.n_layers; l++)
+        for (int p = 0; p < P_COUNT; p++) free(m->layers[l].p[p].merged);
+    free(m->layers);
+    free(m->view_layers);
+    vimo_tokenizer_free(m->tok);
+    vimo_params_free(m->base.params);
+    free(m);
+}
+
+static vimo_status random_config(llama *m, const vimo_options *o)
+{
+    vimo_llama_config *c = &m->cfg;
+    snprintf(c->arch, sizeof c->arch, "random");
+    c->dim = (int)vimo_options_int(o, "dim");
+    c->hidden_dim = (int)vimo_options_int(o, "hidden_dim");
+    c->n_layers = (int)vimo_options_int(o, "layers");
+    c->n_heads = (int)vimo_options_int(o, "heads");
+    c->n_kv_heads = (int)vimo_options_int(o, "kv_heads");
+    c->vocab_size = (int)vimo_options_int(o, "vocab");
+    c->seq_len = (int)vimo_options_int(o, "seq_len");
+    c->rope_theta = (float)vimo_options_float(o, "rope_theta");
+    c->norm_eps = 1e-5f;
+    c->rope = VIMO_LLAMA_ROPE_INTERLEAVED;
+    c->tied = 1;
+    c->bos_id = 1;
+    c->eos_id = 2;
+    if (c->dim < 1 || c->n_heads < 1 || c->n_kv_heads < 1 || c->dim % c->n_heads || c->n_heads % c->n_kv_heads ||
+        c->hidden_dim < 1 || c->n_layers < 1 || c->vocab_size < 1 || c->seq_len < 1 || (c->dim / c->n_heads) % 2)
+        return vimo_error(VIMO_ERR_INVALID, "llm.llama: need heads | dim, kv_heads | heads, an even head size and "
+                                            "sizes >= 1");
+    c->head_dim = c->dim / c->n_heads;
+    return VIMO_OK;
+}
+
+static vimo_status create(const vimo_options *o, void **out)
+{
+    llama *m = calloc(1, sizeof *m);
+    if (!m) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+    m->dirty = 1;
+    m->threads = (int)vimo_options_int(o, "threads");
+    vimo_llama_model *src = NULL;
+    vimo_rng rng;
+    vimo_rng_seed(&rng, (uint64_t)vimo_options_int(o, "seed"));
+    vimo_status st = VIMO_OK;
+    const char *path = vimo_options_string(o, "model"), *tokp = vimo_options_string(o, "tokenizer");
+    VIMO_TRY(vimo_params_new(&m->base.params));
+    if (path[0]) {
+        VIMO_TRY(vimo_llama_load(path, &src));
+        m->cfg = src->cfg;
+    } else {
+        VIMO_TRY(random_config(m, o));
+    }
+    VIMO_TRY(build_params(m, src, &rng));
+    char hf_tok[4096];
+    if (!tokp[0] && path[0] && !strstr(path, ".bin")) {
+        snprintf(hf_tok, sizeof hf_tok, "%s/tokenizer.json", path);
+        tokp = hf_tok;
+    }
+    if (tokp[0]) VIMO_TRY(vimo_tokenizer_load(tokp, &m->tok));
+    vimo_llama_free(src);
+    *out = m;
+    return VIMO_OK;
+fail:
+    vimo_llama_free(src);
+    destroy(m);
+    return st;
+}
+
+/* ---- training path ---------------------------------------------------------- */
+
+static vimo_status apply_proj(llama *m, vimo_ctx *ctx, const proj *p, vimo_tensor *x, vimo_rng *rng,
+                              vimo_tensor **y)
+{
+    vimo_status st = vimo_matmul(ctx, y, x, p->w, p->b);
+    if (st || !p->lora_a) return st;
+    vimo_tensor *d = x, *t, *u, *s;
+    if (m->base.train && m->lora_dropout > 0 && rng) VIMO_TRY(vimo_dropout(ctx, &d, x, m->lora_dropout, rng));
+    VIMO_TRY(vimo_matmul(ctx, &t, d, p->lora_a, NULL));
+    VIMO_TRY(vimo_matmul(ctx, &u, t, p->lora_b, NULL));
+    VIMO_TRY(vimo_scale(ctx, &s, u, m->lora_scale));
+    VIMO_TRY(vimo_add(ctx, y, *y, s));
+fail:
+    return st;
+}
+
+static vimo_status heads(vimo_ctx *ctx, vimo_tensor *x, int64_t b, int64_t t, int64_t h, int64_t dh,
+                         vimo_tensor **out)
+{
+    return vimo_reshape(ctx, out, x, 4, (int64_t[]){b, t, h, dh});
+}
+
+static vimo_status forward(void *inst, vimo_ctx *ctx, vimo_tensor *x, const uint8_t *key_mask, vimo_rng *rng,
+                           vimo_tensor **logits)
+{
+    llama *m = inst;
+    const vimo_llama_config *c = &m->cfg;
+    if (vimo_tensor_ndim(x) != 3 || vimo_tensor_dim(x, 2) != c->dim)
+        return vimo_error(VIMO_ERR_SHAPE, "llm.llama: input must be (B, T, %d) embeddings", c->dim);
+    int64_t b = vimo_tensor_dim(x, 0), t = vimo_tensor_dim(x, 1), dh = c->head_dim;
+    if (t > c->seq_len)
+        return vimo_error(VIMO_ERR_SHAPE, "llm.llama: %lld positions exceed seq_len %d", (long long)t, c->seq_len);
+    if (vimo_ctx_grad_enabled(ctx)) m->dirty = 1; /* weights may change after this step */
+    vimo_rope_mode rope = c->rope == VIMO_LLAMA_ROPE_HALF ? VIMO_ROPE_HALF : VIMO_ROPE_INTERLEAVED;
+    float scale = 1.0f / sqrtf((float)dh);
+    vimo_status st = VIMO_OK;
+    vimo_tensor *h = x;
+    for (int l = 0; l < c->n_layers; l++) {
+        const layer *ly = &m->layers[l];
+        vimo_tensor *n, *q, *k, *v, *q4, *k4, *v4, *a, *a3, *o, *g, *u, *s, *d;
+        VIMO_TRY(vimo_rmsnorm(ctx, &n, h, ly->attn_norm, c->norm_eps));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_Q], n, rng, &q));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_K], n, rng, &k));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_V], n, rng, &v));
+        VIMO_TRY(heads(ctx, q, b, t, c->n_heads, dh, &q4));
+        VIMO_TRY(heads(ctx, k, b, t, c->n_kv_heads, dh, &k4));
+        VIMO_TRY(heads(ctx, v, b, t, c->n_kv_heads, dh, &v4));
+        VIMO_TRY(vimo_rope(ctx, &q4, q4, c->rope_theta, 0, rope));
+        VIMO_TRY(vimo_rope(ctx, &k4, k4, c->rope_theta, 0, rope));
+        VIMO_TRY(vimo_attention(ctx, &a, q4, k4, v4, key_mask, 1, scale));
+        VIMO_TRY(vimo_reshape(ctx, &a3, a, 3, (int64_t[]){b, t, (int64_t)c->n_heads * dh}));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_O], a3, rng, &o));
+        VIMO_TRY(vimo_add(ctx, &h, h, o));
+        VIMO_TRY(vimo_rmsnorm(ctx, &n, h, ly->ffn_norm, c->norm_eps));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_GATE], n, rng, &g));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_UP], n, rng, &u));
+        VIMO_TRY(vimo_swiglu(ctx, &s, g, u));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_DOWN], s, rng, &d));
+        VIMO_TRY(vimo_add(ctx, &h, h, d));
+    }
+    vimo_tensor *hn;
+    VIMO_TRY(vimo_rmsnorm(ctx, &hn, h, m->final_norm, c->norm_eps));
+    VIMO_TRY(vimo_matmul(ctx, logits, hn, m->lm_head ? m->lm_head : m->embed, NULL));
+fail:
+    return st;
+}
+
+static vimo_status embed(void *inst, vimo_ctx *ctx, const int32_t *ids, int64_t b, int64_t t, vimo_tensor **out)
+{
+    llama *m = inst;
+    if (vimo_ctx_grad_enabled(ctx)) m->dirty = 1;
+    return vimo_embedding(ctx, out, m->embed, ids, 2, (int64_t[]){b, t});
+}
+
+/* ---- LoRA ------------------------------------------------------------------- */
+
+static int target_on(const char *targets, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = targets; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && *p == ' ') p++, len--;
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static vimo_status lora_add(void *inst, int rank, float alpha, float dropout, const char *targets, uint64_t seed)
+{
+    llama *m = inst;
+    if (m->lora_rank) return vimo_error(VIMO_ERR_STATE, "llm.llama: LoRA adapters already added");
+    if (rank < 1 || dropout < 0 || dropout >= 1 || !targets)
+        return vimo_error(VIMO_ERR_INVALID, "llm.llama: LoRA needs rank >= 1 and dropout in [0, 1)");
+    int any = 0;
+    for (int p = 0; p < P_COUNT; p++) any |= target_on(targets, k_target_names[p]);
+    if (!any)
+        return vimo_error(VIMO_ERR_INVALID, "llm.llama: LoRA targets '%s' name none of q,k,v,o,gate,up,down", targets);
+    vimo_status st = vimo_params_set_trainable(m->base.params, 0); /* freeze the base */
+    if (st) return st;
+    vimo_rng rng;
+    vimo_rng_seed(&rng, seed);
+    char name[160];
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int p = 0; p < P_COUNT; p++) {
+            if (!target_on(targets, k_target_names[p])) continue;
+            proj *pr = &m->layers[l].p[p];
+            int64_t out = vimo_tensor_dim(pr->w, 0), in = vimo_tensor_dim(pr->w, 1);
+            snprintf(name, sizeof name, "model.layers.%d.%s.lora_A", l, k_proj_names[p]);
+            if ((st = vimo_params_add(m->base.params, &pr->lora_a, 2, (int64_t[]){rank, in}, "%s", name))) return st;
+            vimo_init_fan_in(pr->lora_a, &rng, in);
+            snprintf(name, sizeof name, "model.layers.%d.%s.lora_B", l, k_proj_names[p]);
+            if ((st = vimo_params_add(m->base.params, &pr->lora_b, 2, (int64_t[]){out, rank}, "%s", name))) return st;
+        }
+    m->lora_rank = rank;
+    m->lora_scale = alpha / (float)rank;
+    m->lora_dropout = dropout;
+    m->dirty = 1;
+    return VIMO_OK;
+}
+
+/* W' = W + scale * B A into dst (out x in). */
+static void fold(const proj *p, float scale, float *dst)
+{
+    int64_t out = vimo_tensor_dim(p->w, 0), in = vimo_tensor_dim(p->w, 1), r = vimo_tensor_dim(p->lora_a, 0);
+    const float *w = vimo_tensor_data(p->w), *a = vimo_tensor_data(p->lora_a), *b = vimo_tensor_data(p->lora_b);
+    for (int64_t i = 0; i < out; i++)
+        for (int64_t j = 0; j < in; j++) {
+            float s = 0.0f;
+            for (int64_t k = 0; k < r; k++) s += b[i * r + k] * a[k * in + j];
+            dst[i * in + j] = w[i * in + j] + scale * s;
+        }
+}
+
+static vimo_status lora_merge(void *inst)
+{
+    llama *m = inst;
+    if (!m->lora_rank) return vimo_error(VIMO_ERR_STATE, "llm.llama: no LoRA adapters to merge");
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int p = 0; p < P_COUNT; p++) {
+            proj *pr = &m->layers[l].p[p];
+            if (!pr->lora_a) continue;
+            float *w = vimo_tensor_data(pr->w);
+            int64_t n = vimo_tensor_numel(pr->w);
+            float *tmp = malloc((size_t)n * sizeof *tmp);
+            if (!tmp) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory merging LoRA");
+            fold(pr, m->lora_scale, tmp);
+            memcpy(w, tmp, (size_t)n * sizeof *tmp);
+            free(tmp);
+            /* Keep the adapter tensors (checkpoints name them) but zero B so
+             * the merged model computes the same function. */
+            vimo_tensor_fill(pr->lora_b, 0.0f);
+        }
+    m->dirty = 1;
+    return VIMO_OK;
+}
+
+/* ---- generation ------------------------------------------------------------- */
+
+/* Points the engine's model view at the current weights (adapters folded
+ * into scratch copies) and rebuilds the decoder, which repacks them. */
+static vimo_status refresh_decoder(llama *m)
+{
+    const vimo_llama_config *c = &m->cfg;
+    if (!m->view_layers) {
+        m->view_layers = calloc((size_t)c->n_layers, sizeof *m->view_layers);
+        if (!m->view_layers) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        layer *ly = &m->layers[l];
+        const float *w[P_COUNT];
+        for (int p = 0; p < P_COUNT; p++) {
+            proj *pr = &ly->p[p];
+            w[p] = vimo_tensor_data(pr->w);
+            if (pr->lora_a) {
+                if (!pr->merged && !(pr->merged = malloc((size_t)vimo_tensor_numel(pr->w) * sizeof(float))))
+                    return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+                fold(pr, m->lora_scale, pr->merged);
+                w[p] = pr->merged;
+            }
+        }
+        vimo_llama_layer *vl = &m->view_layers[l];
+        vl->attn_norm = vimo_tensor_data(ly->attn_norm);
+        vl->ffn_norm = vimo_tensor_data(ly->ffn_norm);
+        vl->wq = w[P_Q], vl->wk = w[P_K], vl->wv = w[P_V], vl->wo = w[P_O];
+        vl->w_gate = w[P_GATE], vl->w_up = w[P_UP], vl->w_down = w[P_DOWN];
+        vl->bq = ly->p[P_Q].b ? vimo_tensor_data(ly->p[P_Q].b) : NULL;
+        vl->bk = ly->p[P_K].b ? vimo_tensor_data(ly->p[P_K].b) : NULL;
+        vl->bv = ly->p[P_V].b ? vimo_tensor_data(ly->p[P_V].b) : NULL;
+    }
+    m->view.cfg = *c;
+    m->view.embed = vimo_tensor_data(m->embed);
+    m->view.layers = m->view_layers;
+    m->view.final_norm = vimo_tensor_data(m->final_norm);
+    m->view.lm_head = m->lm_head ? vimo_tensor_data(m->lm_head) : m->view.embed;
+    vimo_llama_decoder_free(m->dec);
+    m->dec = NULL;
+    vimo_status st = vimo_llama_decoder_new(&m->view, c->seq_len, m->threads, &m->dec);
+    if (!st) m->dirty = 0;
+    return st;
+}
+
+typedef struct {
+    int32_t *out;
+    int64_t max_out, n, skip;
+} collect;
+
+static int emit_token(void *user, int32_t prev, int32_t token)
+{
+    (void)prev;
+    collect *c = user;
+    if (c->skip > 0) { /* the prompt's own continuation tokens */
+        c->skip--;
+        return 0;
+    }
+    if (c->n < c->max_out) c->out[c->n++] = token;
+    return c->n >= c->max_out;
+}
+
+static vimo_status generate(void *inst, const float *prefix, int64_t n_prefix, const int32_t *prompt,
+                            int64_t n_prompt, const vimo_sample_config *cfg, int32_t *out, int64_t max_out,
+                            int64_t *n_out)
+{
+    llama *m = inst;
+    if (!prompt || n_prompt < 1 || !cfg || !n_out || (max_out > 0 && !out))
+        return vimo_error(VIMO_ERR_INVALID, "llm.llama: generate needs a prompt of >= 1 token and an output");
+    *n_out = 0;
+    if (n_prefix < 0 || n_prefix + n_prompt >= m->cfg.seq_len)
+        return vimo_error(VIMO_ERR_INVALID, "llm.llama: %lld prefix + %lld prompt positions exceed seq_len %d",
+                          (long long)n_prefix, (long long)n_prompt, m->cfg.seq_len);
+    vimo_status st = VIMO_OK;
+    if (m->dirty || !m->dec) VIMO_TRY(refresh_decoder(m));
+    vimo_llama_sampler s;
+    VIMO_TRY(vimo_llama_sampler_init(&s, m->cfg.vocab_size, cfg->temperature, cfg->top_p, cfg->top_k, cfg->seed));
+    int64_t want = cfg->max_new_tokens < max_out ? cfg->max_new_tokens : max_out;
+    collect c = {out, want, 0, n_prompt - 1};
+    int32_t stop[2] = {m->cfg.eos_id >= 0 ? m->cfg.eos_id : 2, m->cfg.bos_id >= 0 ? m->cfg.bos_id : 1};
+    int steps = (int)(n_prompt + want);
+    if (want > 0)
+        st = vimo_llama_generate(m->dec, &s, prefix, (int)n_prefix, prompt, (int)n_prompt, steps, stop,
+                                 cfg->stop_at_eos ? 2 : 0, emit_token, &c, NULL);
+    vimo_llama_sampler_free(&s);
+    *n_out = c.n;
+fail:
+    return st;
+}
+
+/* ---- interfaces ------------------------------------------------------------- */
+
+static int64_t dim(void *inst) { return ((llama *)inst)->cfg.dim; }
+static int64_t vocab_size(void *inst) { return ((llama *)inst)->cfg.vocab_size; }
+static int64_t max_seq(void *inst) { return ((llama *)inst)->cfg.seq_len; }
+static const vimo_tokenizer *tokenizer(void *inst) { return ((llama *)inst)->tok; }
+
+static const vimo_llm_iface k_llm = {
+    .size = sizeof(vimo_llm_iface),
+    .dim = dim,
+    .vocab_size = vocab_size,
+    .max_seq = max_seq,
+    .tokenizer = tokenizer,
+    .embed = embed,
+    .forward = forward,
+    .generate = generate,
+    .lora_add = lora_add,
+    .lora_merge = lora_merge,
+};
+
+/* The module interface marks the weights dirty whenever a caller may write
+ * them (an optimiser step, a checkpoint restore). */
+static int mod_num_params(void *inst) { return vimo_params_count(((llama *)inst)->base.params); }
+static vimo_tensor *mod_param(void *inst, int i, const char **name)
+{
+    llama *m = inst;
+    m->dirty = 1;
+    return vimo_params_at(m->base.params, i, name);
+}
+static void mod_set_train(void *inst, int on)
+{
+    llama *m = inst;
+    m->base.train = on != 0;
+    m->dirty = 1;
+}
+static vimo_status mod_set_trainable(void *inst, int on)
+{
+    llama *m = inst;
+    /* Unfreezing a LoRA model unfreezes only the adapters. */
+    for (int i = 0; i < vimo_params_count(m->base.params); i++) {
+        const char *n;
+        vimo_tensor *t = vimo_params_at(m->base.params, i, &n);
+        int adapter = strstr(n, ".lora_") != NULL;
+        vimo_status st = vimo_tensor_set_requires_grad(t, on && (adapter || !m->lora_rank));
+        if (st) return st;
+    }
+    return VIMO_OK;
+}
+
+static const vimo_module_iface k_module = {
+    .size = sizeof(vimo_module_iface),
+    .num_params = mod_num_params,
+    .param = mod_param,
+    .set_train = mod_set_train,
+    .set_trainable = mod_set_trainable,
+};
+
+static const void *get_iface(const char *name)
+{
+    if (strcmp(name, VIMO_IFACE_LLM) == 0) return &k_llm;
+    if (strcmp(name, VIMO_IFACE_MODULE) == 0) return &k_module;
+    return NULL;
+}
+
+VIMO_PLUGIN_DEFINE(llm_llama) = {
+    VIMO_PLUGIN_HEADER,
+    .kind = VIMO_PLUGIN_LLM,
+    .id = "llm.llama",
+    .version = "1.0.0",
+    .license = "MIT",
+    .summary = "Llama / Qwen2 decoder: llama2.c and Hugging Face weights, LoRA, KV-cache generation",
+    .options = k_options,
+    .create = create,
+    .destroy = destroy,
+    .get_iface = get_iface,
+};

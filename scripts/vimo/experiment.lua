@@ -1,0 +1,288 @@
+--[[
+vimo/experiment.lua - the behaviour-understanding experiment of MotionLLM /
+ViMoNet as stages over plugins: data -> (pretrain) -> align -> instruct -> eval.
+
+  local experiment = require "vimo.experiment"
+  return experiment.main{name = "joint", modalities = {"motion", "video"}}
+
+Experiments under experiments/ differ only in this composition (which
+modalities, which plugins by option); everything else is shared here.
+
+Stages (MotionLLM sec. 3.2, two-stage training; ViMoNet's joint recipe):
+  data      load (or build once) the shipped motion/video dataset (vimo.data)
+  pretrain  optional (pretrain_epochs > 0): the motion encoder as an
+            autoencoder on motion alone (its pretrain_loss, T2M-GPT style)
+  align     captions only; LLM frozen; encoders + projectors trained
+  instruct  QA + captions; LoRA on the LLM + projectors (+ encoders at
+            enc_lr_scale); a small validation QA each epoch
+  eval      test split: QA accuracy per category beside the majority-answer
+            baseline, and caption BLEU-1..4 / ROUGE-L / CIDEr-D
+Joint training mixes motion-text and video-text: "paired" feeds both
+modalities of a clip in one sample; "unpaired" gives each training example
+one modality (video with probability video_ratio, fixed per example).
+Every stage checkpoints each epoch; resume=true continues a killed run with
+the same losses. The trained parameters end in <run>/model.ckpt, which
+`vimo describe` reads.
+]]
+
+local vimo = require "vimo"
+local runner = require "vimo.runner"
+local trainer = require "vimo.trainer"
+local mllm = require "vimo.mllm"
+local data = require "vimo.data"
+
+local M = {}
+
+M.options = {
+  {name = "modalities", default = "motion", help = "comma-separated: motion, video"},
+  {name = "pairing", default = "paired", help = "joint training: paired or unpaired",
+   validator = function(v) return v == "paired" or v == "unpaired", "must be paired or unpaired" end},
+  {name = "video_ratio", default = 0.5, help = "unpaired: fraction of examples that see video"},
+  {name = "pretrain_epochs", default = 0, help = "stage 0: motion autoencoder epochs (0 = skip)"},
+  {name = "align_epochs", default = 4, help = "stage 1 epochs (captions)"},
+  {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
+  {name = "instruct_epochs", default = 4, help = "stage 2 epochs (QA + captions)"},
+  {name = "instruct_lr", default = 2e-3, help = "stage 2 peak learning rate"},
+  {name = "enc_lr_scale", default = 0.5, help = "stage 2 encoder learning rate / instruct_lr (0 = frozen)"},
+  {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch"},
+  {name = "val_questions", default = 48, help = "validation questions per epoch (0 = none)"},
+  {name = "eval_limit", default = 0, help = "test clips to evaluate (0 = all)"},
+  {name = "data_limit", default = 0, help = "build/use only the first N clips (quick runs)"},
+  {name = "video_size", default = 64, help = "video frame size S (square crop)"},
+  {name = "frames", default = 8, help = "video frames per clip"},
+  {name = "threads", default = 0, help = "kernel threads (0 = all cores)"},
+}
+
+M.defaults = {batch_size = 16, warmup = 20, min_lr = 0.1, clip = 1.0, log_every = 20, wd = 0.0}
+
+local function split_list(s)
+  local out = {}
+  for w in s:gmatch("[^,%s]+") do out[#out + 1] = w end
+  return out
+end
+
+-- Fixed hash of a string to [0, 1): the per-example modality choice.
+local function unit_hash(s)
+  local h = 2166136261
+  for i = 1, #s do h = ((h ~ s:byte(i)) * 16777619) & 0xffffffff end
+  return h / 4294967296.0
+end
+
+--- Training examples of a stage from clips: captions (align) or QA and
+-- captions (instruct).
+function M.examples(clips, stage, opt)
+  local out = {}
+  for _, c in ipairs(clips) do
+    local ncap = math.min(opt.captions_per_clip, #c.captions)
+    for k = 1, ncap do
+      out[#out + 1] = {clip = c, question = mllm.CAPTION_PROMPTS[(k - 1) % #mllm.CAPTION_PROMPTS + 1],
+                       answer = c.captions[k], category = "caption"}
+    end
+    if stage == "instruct" then
+      for _, q in ipairs(c.qa) do
+        out[#out + 1] = {clip = c, question = q.question, answer = q.answer, category = q.category}
+      end
+    end
+  end
+  return out
+end
+
+-- Unpaired joint training: each example sees one modality, fixed by a hash.
+local function assign_modalities(examples, modalities, opt)
+  if #modalities < 2 or opt.pairing ~= "unpaired" then return end
+  for _, ex in ipairs(examples) do
+    local key = ex.clip.id .. "|" .. ex.question .. "|" .. ex.answer
+    ex.modalities = unit_hash(key) < opt.video_ratio and "video" or "motion"
+  end
+end
+
+--- The dataset as the trainer sees it: batches are lists of examples.
+local function as_dataset(examples)
+  return {size = #examples, batch = function(idx)
+    local b = {}
+    for i, k in ipairs(idx) do b[i] = examples[k] end
+    return b
+  end}
+end
+
+-- Loss of a batch: one forward per modality set present (unpaired mode),
+-- combined as the mean over all answer tokens.
+local function batch_loss(models, ctx, batch, rng)
+  local groups, order = {}, {}
+  for _, ex in ipairs(batch) do
+    local key = ex.modalities or "all"
+    if not groups[key] then groups[key] = {}; order[#order + 1] = key end
+    table.insert(groups[key], ex)
+  end
+  if #order == 1 then return models[order[1]]:loss(ctx, batch, rng, true) end
+  local total, ntok, nb = nil, 0, #batch
+  for _, key in ipairs(order) do
+    local l, n = models[key]:loss(ctx, groups[key], rng, true)
+    local w = vimo.scale(ctx, l, #groups[key] / nb)
+    total = total and vimo.add(ctx, total, w) or w
+    ntok = ntok + n
+  end
+  return total, ntok
+end
+
+-- A view of the model restricted to one modality (shares every instance).
+local function restricted(model, m)
+  return setmetatable({modalities = {m}}, {__index = model})
+end
+
+--- QA accuracy (per category, with the majority baseline) and caption
+-- metrics of the model on clips; returns a results table and predictions.
+function M.evaluate(model, ds, clips, opt, q_limit)
+  local ctx = vimo.ctx()
+  ctx:grad(false)
+  model:train(false)
+  local ev = vimo.qa_eval()
+  for cat, answers in pairs(ds:train_answers()) do
+    for _, a in ipairs(answers) do ev:add_train(cat, a) end
+  end
+  local preds, nq = {}, 0
+  local cands, refs = {}, {}
+  for _, c in ipairs(clips) do
+    for _, q in ipairs(c.qa) do
+      if q_limit and nq >= q_limit then break end
+      ctx:reset()
+      local p = model:answer(ctx, c, q.question, 8)
+      ev:add(q.category, p, q.answer)
+      preds[#preds + 1] = {id = c.id, category = q.category, question = q.question, answer = q.answer, predicted = p}
+      nq = nq + 1
+    end
+    if not q_limit then
+      ctx:reset()
+      cands[#cands + 1] = model:answer(ctx, c, mllm.CAPTION_PROMPT, 32)
+      refs[#refs + 1] = c.captions
+      preds[#preds + 1] = {id = c.id, category = "caption", question = mllm.CAPTION_PROMPT,
+                           answer = c.captions[1], predicted = cands[#cands]}
+    end
+  end
+  ctx:close()
+  local r = {qa = ev:results()}
+  if #cands > 0 then r.captions = vimo.caption_scores(cands, refs) end
+  return r, preds
+end
+
+local function write_json(path, t)
+  local f = assert(io.open(path, "wb"))
+  f:write(vimo.json_encode(t, true), "\n")
+  f:close()
+end
+
+--- Runs one experiment: def = {name =, modalities = {...}} (composition)
+-- with the overrides (vimo.args). Returns the runner's results.
+function M.main(def, overrides)
+  local state = {}
+  local exp = {
+    name = def.name,
+    help = def.help or ("MotionLLM-style training on " .. table.concat(def.modalities, " + ")),
+    options = M.options,
+    components = {trainer.options, mllm.options},
+    defaults = def.defaults or {},
+  }
+  for k, v in pairs(M.defaults) do
+    if exp.defaults[k] == nil then exp.defaults[k] = v end
+  end
+  exp.defaults.modalities = table.concat(def.modalities, ",")
+
+  local function stage_opt(env, epochs, lr)
+    local o = {}
+    for k, v in pairs(env.opt) do o[k] = v end
+    o.epochs, o.lr, o.ckpt_dir = epochs, lr, env.stage_dir
+    return o
+  end
+
+  local function train_stage(env, stage, epochs, lr)
+    local opt, model = env.opt, state.model
+    if epochs <= 0 then return {skipped = true} end
+    if stage == "instruct" then model:add_lora(opt.seed + 77) end
+    local groups, params = model:groups(stage, lr, opt.enc_lr_scale)
+    local examples = M.examples(state.train, stage, opt)
+    assign_modalities(examples, model.modalities, opt)
+    local models = {all = model}
+    for _, m in ipairs(model.modalities) do models[m] = restricted(model, m) end
+    local o = stage_opt(env, epochs, lr)
+    local eval_fn
+    if stage == "instruct" and opt.val_questions > 0 and #state.val > 0 then
+      eval_fn = function()
+        local r = M.evaluate(model, state.ds, state.val, opt, opt.val_questions)
+        model:train(true)
+        return {val_acc = ("%.3f"):format(r.qa.overall.accuracy)}
+      end
+    end
+    local res = trainer.run{
+      opt = o, label = def.name .. " " .. stage, config = o,
+      model = {params = params, train = function(on) model:train(on) end,
+               forward = function(ctx, batch, rng) return batch_loss(models, ctx, batch, rng) end},
+      groups = groups, data = as_dataset(examples), eval = eval_fn,
+    }
+    local first, last = res.losses[1], res.losses[#res.losses]
+    return {examples = #examples, steps = res.step, losses = res.losses,
+            first_loss = first and first.loss, final_loss = last and last.loss, evals = res.evals}
+  end
+
+  exp.stages = {
+    {name = "data", run = function(env)
+      local opt = env.opt
+      vimo.threads(opt.threads)
+      local ds = assert(data.load{S = opt.video_size, F = opt.frames, limit = opt.data_limit > 0 and opt.data_limit or nil,
+                                  quiet = false})
+      state.ds = ds
+      state.train, state.val, state.test = ds:split("train"), ds:split("val"), ds:split("test")
+      local mods = split_list(opt.modalities)
+      state.model = mllm.new(opt, mods, opt.seed)
+      return {train = #state.train, val = #state.val, test = #state.test, modalities = mods}
+    end},
+    {name = "pretrain", run = function(env)
+      local opt = env.opt
+      if opt.pretrain_epochs <= 0 or not state.model.enc.motion then return {skipped = true} end
+      local enc = state.model.enc.motion
+      if not enc:has("pretrain_loss") then return {skipped = true, reason = "encoder has no pretrain_loss"} end
+      local nn = require "vimo.nn"
+      local params = nn.plugin_module(enc, "motion_encoder").params
+      local L = opt.motion_frames
+      local o = stage_opt(env, opt.pretrain_epochs, opt.align_lr)
+      local res = trainer.run{
+        opt = o, label = def.name .. " pretrain", config = o,
+        model = {params = params, train = function(on) enc:train(on) end,
+                 forward = function(ctx, batch, rng)
+                   local wins = {}
+                   for i, c in ipairs(batch) do
+                     local T = c.motion:shape()[1]
+                     wins[i] = vimo.window(ctx, c.motion, T > L and rng:below(T - L + 1) or 0, L)
+                   end
+                   return enc:pretrain_loss(ctx, vimo.stack(ctx, wins), #batch, rng), #batch * L
+                 end},
+        data = as_dataset(state.train),
+      }
+      return {steps = res.step, final_loss = res.losses[#res.losses] and res.losses[#res.losses].loss}
+    end},
+    {name = "align", run = function(env)
+      return train_stage(env, "align", env.opt.align_epochs, env.opt.align_lr)
+    end},
+    {name = "instruct", run = function(env)
+      local r = train_stage(env, "instruct", env.opt.instruct_epochs, env.opt.instruct_lr)
+      local ok, err = vimo.save_checkpoint(env.dir .. "/model.ckpt", {
+        params = state.model:all_params(), step = r.steps or 0, config = env.opt,
+        meta = {["vimo.version"] = vimo.version(), ["experiment"] = def.name}})
+      if not ok then error("experiment: " .. err) end
+      return r
+    end},
+    {name = "eval", run = function(env)
+      local test = state.test
+      if env.opt.eval_limit > 0 and #test > env.opt.eval_limit then
+        test = table.move(test, 1, env.opt.eval_limit, 1, {})
+      end
+      local r, preds = M.evaluate(state.model, state.ds, test, env.opt)
+      write_json(env.stage_dir .. "/predictions.json", preds)
+      return r
+    end},
+  }
+  local results = runner.main(exp, overrides)
+  if state.model then state.model:close() end
+  return results
+end
+
+return M

@@ -1,0 +1,248 @@
+--[[
+vimo/mllm.lua - the multimodal LLM of MotionLLM / ViMoNet, composed from
+plugins: per modality an encoder and a projector into the LLM's embedding
+space, and a decoder-only LLM that reads them (MotionLLM sec. 3.1).
+
+  local mllm = require "vimo.mllm"
+  local model = mllm.new(opt, {"motion", "video"}, seed)
+  local loss, ntok = model:loss(ctx, examples, rng, true)   -- training
+  local text = model:answer(ctx, clip, question)             -- greedy decode
+
+The prompt is MotionLLM's Vicuna template with the projected tokens spliced
+into the embedded sequence (no special tokens):
+  [BOS] "USER:" <motion tokens> <video tokens> " <question> ASSISTANT:" " <answer>" [EOS]
+and the loss covers the answer tokens and EOS only (ignore_index elsewhere).
+An example is {clip = clip, question = text, answer = text}; the clip holds
+`motion` (T, 263) and/or `video` (F, 3, S, S) tensors (vimo.data).
+
+Stages: "align" trains encoders + projectors with the LLM frozen;
+"instruct" adds LoRA adapters to the LLM (rank, alpha, targets q,v as
+MotionLLM) and trains them with the projectors (and, since our encoders
+start from scratch rather than pretrained, the encoders at a lower rate).
+Not here: the data, the loop (vimo.trainer), the metrics (vimo.eval).
+]]
+
+local vimo = require "vimo"
+local nn = require "vimo.nn"
+
+local M = {}
+
+M.IGNORE = -100
+
+local function repo_file(rel)
+  return (vimo.source_dir and (vimo.source_dir .. "/") or "") .. rel
+end
+
+M.options = {
+  {name = "llm", default = "llm.llama", help = "LLM plugin id"},
+  {name = "llm_model", default = "", help = "LLM weights ('' = the shipped llama2.c stories260K)"},
+  {name = "llm_tokenizer", default = "", help = "tokenizer ('' = the shipped tok512.bin)"},
+  {name = "motion_encoder", default = "encoder.motion_tcn", help = "motion encoder plugin id"},
+  {name = "video_encoder", default = "encoder.video_cnn", help = "video encoder plugin id"},
+  {name = "projector", default = "projector.mlp2x_gelu", help = "projector plugin id (both modalities)"},
+  {name = "enc_dim", default = 128, help = "encoder token width"},
+  {name = "motion_frames", default = 64, help = "motion window in frames (20 fps): crops and pads"},
+  {name = "lora_rank", default = 8, help = "LoRA rank (MotionLLM: 64 on a 7B model)"},
+  {name = "lora_alpha", default = 16.0, help = "LoRA alpha (scale alpha / rank)"},
+  {name = "lora_dropout", default = 0.05, help = "dropout on the LoRA input"},
+  {name = "lora_targets", default = "q,v", help = "projections that get adapters"},
+  {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
+}
+
+local Model = {}
+Model.__index = Model
+
+local CAPTION_PROMPTS = {
+  "Describe the motion.",
+  "What is happening in this clip?",
+  "Explain what the person does.",
+}
+M.CAPTION_PROMPT = CAPTION_PROMPTS[1]
+M.CAPTION_PROMPTS = CAPTION_PROMPTS
+
+--- Builds the model for the given modalities ({"motion"}, {"video"} or both).
+function M.new(opt, modalities, seed)
+  local self = setmetatable({opt = opt, modalities = modalities, enc = {}, proj = {}}, Model)
+  local model = opt.llm_model ~= "" and opt.llm_model or repo_file("llm/llama/weights/stories260K.bin")
+  local tokp = opt.llm_tokenizer ~= "" and opt.llm_tokenizer or repo_file("llm/llama/weights/tok512.bin")
+  self.llm = vimo.plugin(opt.llm, {model = model, tokenizer = tokp})
+  self.llm:freeze()
+  self.tok = assert(self.llm:tokenizer(), "mllm: the LLM has no tokenizer")
+  self.dim = self.llm:dim()
+  for k, m in ipairs(modalities) do
+    local id = m == "motion" and opt.motion_encoder or opt.video_encoder
+    local eopts = {out_dim = opt.enc_dim, seed = seed + 10 * k}
+    self.enc[m] = vimo.plugin(id, eopts)
+    if self.enc[m]:modality() ~= m then
+      error(("mllm: %s encodes %s, not %s"):format(id, self.enc[m]:modality(), m), 2)
+    end
+    self.proj[m] = vimo.plugin(opt.projector, {in_dim = self.enc[m]:out_dim(), out_dim = self.dim,
+                                               seed = seed + 10 * k + 1})
+  end
+  self.prefix = self.tok:encode("USER:", {bos = true})
+  self.lora = false
+  return self
+end
+
+--- Adds the LoRA adapters (once; seeded, so a resume rebuilds them identically).
+function Model:add_lora(seed)
+  if self.lora then return end
+  local o = self.opt
+  self.llm:lora_add{rank = o.lora_rank, alpha = o.lora_alpha, dropout = o.lora_dropout,
+                    targets = o.lora_targets, seed = seed}
+  self.lora = true
+end
+
+local function lora_params(inst, prefix)
+  local out = {}
+  for _, p in ipairs(inst:params()) do
+    if p.name:find("lora_", 1, true) then out[#out + 1] = {name = prefix .. "." .. p.name, tensor = p.tensor} end
+  end
+  return out
+end
+
+--- Parameter groups of a stage: {{params =, lr =}, ...} and the flat list.
+function Model:groups(stage, lr, enc_lr_scale)
+  local enc, proj = {}, {}
+  for _, m in ipairs(self.modalities) do
+    self.enc[m]:unfreeze()
+    self.proj[m]:unfreeze()
+    enc[#enc + 1] = nn.plugin_module(self.enc[m], m .. "_encoder")
+    proj[#proj + 1] = nn.plugin_module(self.proj[m], m .. "_projector")
+  end
+  local groups = {{params = nn.params_of(table.unpack(proj)), lr = lr}}
+  local escale = stage == "align" and 1.0 or enc_lr_scale
+  if escale > 0 then
+    groups[#groups + 1] = {params = nn.params_of(table.unpack(enc)), lr = lr * escale}
+  else
+    for _, m in ipairs(self.modalities) do self.enc[m]:freeze() end
+  end
+  if stage == "instruct" then
+    groups[#groups + 1] = {params = lora_params(self.llm, "llm"), lr = lr}
+  end
+  local all = {}
+  for _, g in ipairs(groups) do
+    for _, p in ipairs(g.params) do all[#all + 1] = p end
+  end
+  return groups, all
+end
+
+function Model:train(on)
+  self.llm:train(on)
+  for _, m in ipairs(self.modalities) do
+    self.enc[m]:train(on)
+    self.proj[m]:train(on)
+  end
+end
+
+-- Start frame of the motion window: random when training, centred otherwise.
+local function window_start(T, L, rng, train)
+  if T <= L then return 0 end
+  if train then return rng:below(T - L + 1) end
+  return (T - L) // 2
+end
+
+--- Projected modality tokens of the clips, in modality order: list of (B, N, D).
+function Model:modality_tokens(ctx, clips, rng, train)
+  local blocks = {}
+  local B = #clips
+  for _, m in ipairs(self.modalities) do
+    local x
+    if m == "motion" then
+      local L, wins = self.opt.motion_frames, {}
+      for i, c in ipairs(clips) do
+        wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L)
+      end
+      x = vimo.stack(ctx, wins)
+    else
+      local v = {}
+      for i, c in ipairs(clips) do v[i] = c.video end
+      x = vimo.cat_rows(ctx, v) -- (B F, 3, S, S): tensors stop at 4 dims
+    end
+    local tokens = self.enc[m]:encode(ctx, x, B, rng)
+    blocks[#blocks + 1] = self.proj[m]:project(ctx, tokens, rng)
+  end
+  return blocks
+end
+
+--- Mean cross-entropy over the answer tokens of the examples, and the
+-- number of tokens in the batch (for tokens/s).
+function Model:loss(ctx, examples, rng, train)
+  local B = #examples
+  local clips, rests, mids = {}, {}, {}
+  local L = 0
+  for i, ex in ipairs(examples) do
+    clips[i] = ex.clip
+    local mid = self.tok:encode(" " .. ex.question .. " ASSISTANT:")
+    local ans = self.tok:encode(" " .. ex.answer)
+    local r = table.move(mid, 1, #mid, 1, {})
+    table.move(ans, 1, #ans, #r + 1, r)
+    r[#r + 1] = self.tok:eos()
+    rests[i], mids[i] = r, #mid
+    if #r > L then L = #r end
+  end
+  local blocks = self:modality_tokens(ctx, clips, rng, train)
+  local n_mod = 0
+  for _, b in ipairs(blocks) do n_mod = n_mod + b:shape()[2] end
+  local P = #self.prefix
+  local pre_ids, rest_ids, targets = {}, {}, {}
+  local T = P + n_mod + L
+  for i = 1, B do
+    pre_ids[i] = self.prefix
+    local row, r = {}, rests[i]
+    for j = 1, L do row[j] = r[j] or 0 end
+    rest_ids[i] = row
+    -- Position t predicts token t+1: only answer tokens and EOS count.
+    local off = (i - 1) * T
+    for t = 1, T do targets[off + t] = M.IGNORE end
+    for j = mids[i] + 1, #r do targets[off + P + n_mod + j - 1] = r[j] end
+  end
+  local parts = {self.llm:embed(ctx, pre_ids)}
+  for _, b in ipairs(blocks) do parts[#parts + 1] = b end
+  parts[#parts + 1] = self.llm:embed(ctx, rest_ids)
+  local x = vimo.concat(ctx, parts, 1)
+  local logits = self.llm:forward(ctx, x, nil, rng)
+  return vimo.cross_entropy(ctx, logits, targets, M.IGNORE), B * T
+end
+
+--- Greedy answer to a question about one clip (no autograd).
+function Model:answer(ctx, clip, question, max_new)
+  local prev = ctx:grad(false)
+  local blocks = self:modality_tokens(ctx, {clip}, nil, false)
+  local parts = {self.llm:embed(ctx, {self.prefix})}
+  for _, b in ipairs(blocks) do parts[#parts + 1] = b end
+  local pre = vimo.concat(ctx, parts, 1)
+  local sh = pre:shape()
+  local prefix = vimo.reshape(ctx, pre, {sh[2], sh[3]})
+  local ids = self.llm:generate{prompt = self.tok:encode(" " .. question .. " ASSISTANT:"), prefix = prefix,
+                                temperature = 0, max_new_tokens = max_new or self.opt.max_answer,
+                                stop_at_eos = true}
+  ctx:grad(prev)
+  local text = self.tok:decode(ids, {skip_special = true})
+  return (text:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+--- Every trained parameter (for checkpoints and describe): encoders,
+-- projectors and, after add_lora, the adapters.
+function Model:all_params()
+  local mods = {}
+  for _, m in ipairs(self.modalities) do
+    mods[#mods + 1] = nn.plugin_module(self.enc[m], m .. "_encoder")
+    mods[#mods + 1] = nn.plugin_module(self.proj[m], m .. "_projector")
+  end
+  local all = nn.params_of(table.unpack(mods))
+  if self.lora then
+    for _, p in ipairs(lora_params(self.llm, "llm")) do all[#all + 1] = p end
+  end
+  return all
+end
+
+function Model:close()
+  for _, m in ipairs(self.modalities) do
+    self.enc[m]:close()
+    self.proj[m]:close()
+  end
+  self.llm:close()
+end
+
+return M
