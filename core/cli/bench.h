@@ -22,6 +22,8 @@
  * each of enough back-to-back calls to last >= 2 ms (timer and clock noise),
  * and reports the median seconds per call. With several bodies it interleaves
  * their samples so a slow phase of a shared machine hits all of them alike.
+ * With --cpu-time the clock is the process's CPU time divided by the thread
+ * count, which discounts time the process was not running.
  * Not here: statistics beyond the median and min/max, perf counters.
  */
 #ifndef VIMO_BENCH_H
@@ -35,6 +37,7 @@ typedef struct vimo_bench_run {
     int reps;         /* timed samples per measurement (median reported)  */
     int warmup;       /* untimed calls before timing                      */
     int json;         /* 1: no tables; results printed as JSON at the end */
+    int cpu_time;     /* 1: samples use process CPU time / threads        */
     int argc;         /* the whole `vimo bench ...` command line, for     */
     char **argv;      /* benchmark-specific options (vimo_cli_opt)        */
     cJSON *results;   /* array of result objects                          */

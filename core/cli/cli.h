@@ -9,6 +9,8 @@
 #ifndef VIMO_CLI_H
 #define VIMO_CLI_H
 
+#include <stddef.h>
+
 typedef int (*vimo_cmd_fn)(int argc, char **argv); /* argv[0] = subcommand name */
 
 typedef struct vimo_cmd {
@@ -36,5 +38,10 @@ int vimo_cli_flag(int argc, char **argv, const char *name);
 /* Positional arguments: skips argv[0], options with values (listed in
  * `valued`, NULL-terminated) and flags. Returns the i-th or NULL. */
 const char *vimo_cli_pos(int argc, char **argv, const char *const *valued, int i);
+
+/* Finds a file shipped with vimo (e.g. "scripts/vimo/describe.lua"): in
+ * the source tree the executable was built from, else under
+ * <exe>/../share/vimo. Returns 1 and the path in out, or 0. */
+int vimo_cli_find_file(const char *rel, char *out, size_t n);
 
 #endif

@@ -25,20 +25,6 @@
 #define SCRIPT "scripts/vimo/data/build.lua"
 #define MAX_ARGS 64
 
-static int readable(const char *path) { return access(path, R_OK) == 0; }
-
-/* The script in the source tree, else under <exe>/../share/vimo. */
-static int find_script(char *out, size_t n)
-{
-    if (VIMO_SOURCE_DIR[0] && (size_t)snprintf(out, n, "%s/%s", VIMO_SOURCE_DIR, SCRIPT) < n && readable(out))
-        return 1;
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) return 0;
-    exe[len] = '\0';
-    return (size_t)snprintf(out, n, "%s/../share/vimo/%s", dirname(exe), SCRIPT) < n && readable(out);
-}
-
 static int cmd_data(int argc, char **argv)
 {
     const char *action = argc > 1 ? argv[1] : NULL;
@@ -47,7 +33,7 @@ static int cmd_data(int argc, char **argv)
         return 2;
     }
     char script[PATH_MAX];
-    if (!find_script(script, sizeof script)) {
+    if (!vimo_cli_find_file(SCRIPT, script, sizeof script)) {
         fprintf(stderr, "vimo data: cannot find %s in the source tree or the installation\n", SCRIPT);
         return 1;
     }

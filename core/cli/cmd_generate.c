@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -53,8 +52,6 @@ typedef struct gen_opts {
     int stats;
 } gen_opts;
 
-static int fail(const char *msg) { return fprintf(stderr, "vimo generate: %s\n", msg), 1; }
-
 /* Parses --name as a number into *v; returns 0 on error (message printed). */
 static int num_opt(int argc, char **argv, const char *name, int integer, double lo, double hi, double *v)
 {
@@ -64,25 +61,44 @@ static int num_opt(int argc, char **argv, const char *name, int integer, double 
     errno = 0;
     double d = integer ? (double)strtoll(s, &end, 10) : strtod(s, &end);
     if (errno || end == s || *end || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "vimo generate: --%s %s: want a%s number in [%.15g, %.15g]\n", name, s, integer ? "n integer" : "",
-                lo, hi);
+        fprintf(stderr, "vimo generate: --%s %s: want a%s number in [%.15g, %.15g]\n", name, s,
+                integer ? "n integer" : "", lo, hi);
         return 0;
     }
     *v = d;
     return 1;
 }
 
+/* --seed: any unsigned 64-bit value (0 or absent: the time). */
+static int seed_opt(int argc, char **argv, unsigned long long *seed)
+{
+    const char *s = vimo_cli_opt(argc, argv, "seed");
+    char *end = NULL;
+    *seed = 0;
+    if (!s) return 1;
+    errno = 0;
+    *seed = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') {
+        fprintf(stderr, "vimo generate: --seed %s: want an unsigned integer\n", s);
+        return 0;
+    }
+    return 1;
+}
+
 static int parse(int argc, char **argv, gen_opts *o)
 {
-    double steps = 256, top_k = 0, threads = 0, seed = 0, temp = 1.0, top_p = 0.9;
+    double steps = 256, top_k = 0, threads = 0, temp = 1.0, top_p = 0.9;
     o->model = vimo_cli_opt(argc, argv, "model");
     o->tokenizer = vimo_cli_opt(argc, argv, "tokenizer");
     o->prompt = vimo_cli_opt(argc, argv, "prompt");
     o->stats = vimo_cli_flag(argc, argv, "stats");
     if (!o->prompt) o->prompt = "";
-    if (!o->model) return fail("--model is required (see vimo help generate)"), 0;
+    if (!o->model) {
+        fprintf(stderr, "vimo generate: --model is required (see vimo help generate)\n");
+        return 0;
+    }
     if (!num_opt(argc, argv, "steps", 1, 0, 1 << 30, &steps) || !num_opt(argc, argv, "top-k", 1, 0, 1 << 30, &top_k) ||
-        !num_opt(argc, argv, "threads", 1, 0, 1024, &threads) || !num_opt(argc, argv, "seed", 1, 0, 9.2e18, &seed) ||
+        !num_opt(argc, argv, "threads", 1, 0, 1024, &threads) || !seed_opt(argc, argv, &o->seed) ||
         !num_opt(argc, argv, "temperature", 0, 0, 1e6, &temp) || !num_opt(argc, argv, "top-p", 0, 0, 1, &top_p))
         return 0;
     o->steps = (long)steps;
@@ -90,7 +106,7 @@ static int parse(int argc, char **argv, gen_opts *o)
     o->threads = (long)threads;
     o->temperature = temp;
     o->top_p = top_p;
-    o->seed = seed > 0 ? (unsigned long long)seed : (unsigned long long)time(NULL); /* run.c's default */
+    if (o->seed == 0) o->seed = (unsigned long long)time(NULL); /* run.c's default */
     return 1;
 }
 
@@ -103,16 +119,12 @@ static int emit(void *user, int32_t prev, int32_t token)
     return 0;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* The tokenizer for the model; BOS/EOS from config.json where the tokenizer has none. */
+/* The tokenizer for the model (default for a HF folder: its tokenizer.json);
+ * EOS from config.json where the tokenizer has none. */
 static vimo_status open_tokenizer(const gen_opts *o, const vimo_llama_model *m, vimo_tokenizer **t)
 {
-    const char *path = o->tokenizer ? o->tokenizer : is_dir(o->model) ? o->model : NULL;
+    int hf = strcmp(m->cfg.arch, "llama2c") != 0;
+    const char *path = o->tokenizer ? o->tokenizer : hf ? m->path : NULL; /* m->path: the HF folder */
     if (!path) return vimo_error(VIMO_ERR_INVALID, "a llama2.c model needs --tokenizer (tokenizer.bin)");
     vimo_status st = vimo_tokenizer_load(path, t);
     if (st) return st;

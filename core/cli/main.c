@@ -6,7 +6,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <libgen.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vimo/vimo.h"
 
@@ -62,6 +65,21 @@ const char *vimo_cli_pos(int argc, char **argv, const char *const *valued, int w
         if (k++ == want) return a;
     }
     return NULL;
+}
+
+#ifndef VIMO_SOURCE_DIR
+#define VIMO_SOURCE_DIR ""
+#endif
+
+int vimo_cli_find_file(const char *rel, char *out, size_t n)
+{
+    if (VIMO_SOURCE_DIR[0] && (size_t)snprintf(out, n, "%s/%s", VIMO_SOURCE_DIR, rel) < n && access(out, R_OK) == 0)
+        return 1;
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return 0;
+    exe[len] = '\0';
+    return (size_t)snprintf(out, n, "%s/../share/vimo/%s", dirname(exe), rel) < n && access(out, R_OK) == 0;
 }
 
 static void usage(FILE *f)

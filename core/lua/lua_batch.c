@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lvimo.h"
 
@@ -135,4 +136,12 @@ void lvt_open_batch(lua_State *L)
     const char *env = getenv("VIMO_SOURCE_DIR");
     lua_pushstring(L, env && *env ? env : VIMO_REPO_DIR);
     lua_setfield(L, -2, "source_dir");
+    /* This process's executable, so scripts can start child runs. */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        lua_pushstring(L, exe);
+        lua_setfield(L, -2, "executable");
+    }
 }

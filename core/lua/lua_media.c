@@ -18,8 +18,8 @@
  * Deliberately not here: labels, captions, QA, splits and cache policy (Lua,
  * scripts/vimo/data/), and any decoding of msgpack ext types.
  *
- * Registration: luaopen_vimo_media() returns the function table; the module
- * assembler may also call lvt_open_media() to put it at vimo.media.
+ * Registration: luaopen_vimo calls lvt_open_media(), which puts the table
+ * at vimo.media; luaopen_vimo_media() returns it alone.
  */
 #include <errno.h>
 #include <math.h>
@@ -53,8 +53,7 @@
 #define D VIMO_HML3D_DIM
 #define J VIMO_HML3D_JOINTS
 
-VIMO_API int luaopen_vimo_media(lua_State *L);
-void lvt_open_media(lua_State *L);
+VIMO_API int luaopen_vimo_media(lua_State *L); /* lvt_open_media: lvimo.h */
 
 /* ========================================================================
  * The per-clip pipeline
@@ -431,7 +430,8 @@ static void push_result(lua_State *L, const media_job *j, const media_opts *o)
  * opts: {fps = 20, frames = 8, size = 64, width = 128, height = 128, threads = 2}
  * result: {ok = true, feat = f32 (T, 263), T, src_fps, src_frames,
  *          stats = {dx, dz, path, duration, lwrist, rwrist},
- *          crops = u8 (F, S, S, 3), times = {F seconds}} or {ok = false, err}. */
+ *          crops = u8 (F, S, S, 3), times = {F seconds},
+ *          ms = {motion, render, read} wall milliseconds} or {ok = false, err}. */
 static int l_process(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);

@@ -4,9 +4,9 @@
  * with the KV-cache offset and an optional key-padding mask.
  *
  * Forward: FlashAttention's online softmax (Milakov & Gimelshein 2018; Dao
- * et al. 2022): each (batch, head, 32-query block) walks the keys in blocks
+ * et al. 2022): each (batch, head, 64-query block) walks the keys in blocks
  * of 64, keeping a running max m, denominator l and output accumulator, so
- * only a 32 x 64 score tile ever exists. It saves the per-row log-sum-exp
+ * only a 64 x 64 score tile ever exists. It saves the per-row log-sum-exp
  * lse = m + log l, (B, Hq, Tq).
  * Backward: FlashAttention-2 (Dao 2023, Algorithm 2): D = rowsum(dO * O);
  * per key block, P = exp(S - lse) is recomputed tile by tile,
@@ -17,7 +17,8 @@
  * (batch, query head); each item writes only its own outputs (dK/dV of a
  * shared GQA head go to per-query-head scratch, summed afterwards over the
  * group in head order), so results are bit-identical for any thread count.
- * Inner loops run over 64 keys or over Dh, contiguous, and vectorise.
+ * Inner loops run over 64 keys or over Dh, contiguous, and vectorise; the
+ * two kernels are compiled per ISA (VT_CLONES, vt_math.h).
  * Not here: dropout on the attention weights, ALiBi or other score biases,
  * arbitrary (Tq, Tk) masks; sliding windows.
  */
@@ -40,6 +41,10 @@ typedef struct att_dims {
     int causal;
     float scale;
     const uint8_t *mask; /* (B, Tk) or NULL */
+    /* Element strides of (batch, time, head) for q, k, v; Dh is contiguous.
+     * Contiguous in training; in inference k and v may be views such as a
+     * KV cache sliced to its current length, read in place. */
+    int64_t qs[3], ks[3], vs[3];
 } att_dims;
 
 typedef struct att_saved {
@@ -50,13 +55,20 @@ typedef struct att_saved {
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* Row (batch b, time t, head h) of a (B, T, H, Dh) tensor with strides st. */
+static inline const float *row_at(const float *base, const int64_t *st, int64_t b, int64_t t, int64_t h)
+{
+    return base + b * st[0] + t * st[1] + h * st[2];
+}
+
 /* Keys [j0, j0 + nk) of kv head hk of batch bi, transposed into t (Dh, BK);
  * columns past nk are zero so full-width loops stay finite. */
-static void load_kt(float *t, const float *src, const att_dims *a, int64_t bi, int64_t hk, int64_t j0, int64_t nk)
+static void load_kt(float *t, const float *src, const int64_t *st, int64_t dh, int64_t bi, int64_t hk, int64_t j0,
+                    int64_t nk)
 {
     for (int64_t jj = 0; jj < BK; jj++) {
-        const float *r = jj < nk ? src + ((bi * a->tk + j0 + jj) * a->hkv + hk) * a->dh : NULL;
-        for (int64_t d = 0; d < a->dh; d++) t[d * BK + jj] = r ? r[d] : 0.0f;
+        const float *r = jj < nk ? row_at(src, st, bi, j0 + jj, hk) : NULL;
+        for (int64_t d = 0; d < dh; d++) t[d * BK + jj] = r ? r[d] : 0.0f;
     }
 }
 
@@ -123,8 +135,8 @@ static inline void row_mask(float *s, const float *bias, int64_t lim, float scal
 /* Workspace floats per thread for the forward. */
 static int64_t fwd_ws(int64_t dh) { return dh * BK + BQ * BK + BQ * dh; }
 
-VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *k, const float *v, float *y, float *lse,
-                      int64_t bi, int64_t h, int64_t i0, float *ws)
+VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *k, const float *v, float *y,
+                                float *lse, int64_t bi, int64_t h, int64_t i0, float *ws)
 {
     int64_t dh = a->dh, hk = h / a->group, nq = imin(BQ, a->tq - i0);
     float *kt = ws, *s = kt + dh * BK, *acc = s + BQ * BK;
@@ -138,10 +150,10 @@ VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *
     for (int64_t j0 = 0; j0 < jend; j0 += BK) {
         int64_t nk = imin(BK, jend - j0);
         if (!key_bias(bias, a, bi, j0, nk)) continue;
-        load_kt(kt, k, a, bi, hk, j0, nk);
+        load_kt(kt, k, a->ks, dh, bi, hk, j0, nk);
         /* S = Q K^T for the tile (keys contiguous in kt) */
         memset(s, 0, (size_t)(nq * BK) * sizeof(float));
-        acc_tile(s, BK, nq, q + ((bi * a->tq + i0) * a->hq + h) * dh, a->hq * dh, 1, kt, BK, dh, BK);
+        acc_tile(s, BK, nq, row_at(q, a->qs, bi, i0, h), a->qs[1], 1, kt, BK, dh, BK);
         for (int64_t ii = 0; ii < nq; ii++) {
             float *sr = s + ii * BK;
             row_mask(sr, bias, a->causal ? i0 + ii + a->off - j0 : BK, a->scale);
@@ -159,7 +171,7 @@ VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *
                 for (int64_t d = 0; d < dh; d++) ar[d] *= alpha;
         }
         /* acc += P V for the whole tile */
-        acc_tile(acc, dh, nq, s, BK, 1, v + ((bi * a->tk + j0) * a->hkv + hk) * dh, a->hkv * dh, nk, dh);
+        acc_tile(acc, dh, nq, s, BK, 1, row_at(v, a->vs, bi, j0, hk), a->vs[1], nk, dh);
     }
     for (int64_t ii = 0; ii < nq; ii++) {
         float *yr = y + ((bi * a->tq + i0 + ii) * a->hq + h) * dh, *ar = acc + ii * dh;
@@ -195,8 +207,8 @@ static float *kv_dst(const att_grads *g, float *base, const att_dims *a, int64_t
 }
 
 /* All gradients of query head h of batch bi. */
-VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const float *q, const float *k, const float *v,
-                     int64_t bi, int64_t h, float *ws)
+VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const float *q, const float *k,
+                               const float *v, int64_t bi, int64_t h, float *ws)
 {
     int64_t dh = a->dh, hk = h / a->group;
     float *kt = ws, *vt = kt + dh * BK, *s = vt + dh * BK, *dp = s + BQ * BK, *dka = dp + BQ * BK,
@@ -209,18 +221,18 @@ VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const floa
         int64_t istart = a->causal ? imax(0, j0 - a->off) : 0; /* first query that sees key j0 */
         if (istart >= a->tq) break;
         if (!key_bias(bias, a, bi, j0, nk)) continue;
-        load_kt(kt, k, a, bi, hk, j0, nk);
-        load_kt(vt, v, a, bi, hk, j0, nk);
+        load_kt(kt, k, a->ks, dh, bi, hk, j0, nk);
+        load_kt(vt, v, a->vs, dh, bi, hk, j0, nk);
         memset(dka, 0, (size_t)(BK * dh) * sizeof(float));
         memset(dva, 0, (size_t)(BK * dh) * sizeof(float));
         for (int64_t i0 = istart; i0 < a->tq; i0 += BQ) {
             int64_t nq = imin(BQ, a->tq - i0);
-            const float *qb = q + ((bi * a->tq + i0) * a->hq + h) * dh;
+            const float *qb = row_at(q, a->qs, bi, i0, h);
             const float *dob = g->dout + ((bi * a->tq + i0) * a->hq + h) * dh;
             /* S = Q K^T and dP = dO V^T for the tile */
             memset(s, 0, (size_t)(nq * BK) * sizeof(float));
             memset(dp, 0, (size_t)(nq * BK) * sizeof(float));
-            acc_tile(s, BK, nq, qb, a->hq * dh, 1, kt, BK, dh, BK);
+            acc_tile(s, BK, nq, qb, a->qs[1], 1, kt, BK, dh, BK);
             acc_tile(dp, BK, nq, dob, a->hq * dh, 1, vt, BK, dh, BK);
             for (int64_t ii = 0; ii < nq; ii++) {
                 int64_t i = i0 + ii;
@@ -237,11 +249,11 @@ VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const floa
             /* dV_j += sum_i P_ij dO_i; dK_j += sum_i dS_ij Q_i; dQ_i += sum_j dS_ij K_j */
             if (want_kv) {
                 acc_tile(dva, dh, nk, s, 1, BK, dob, a->hq * dh, nq, dh);
-                acc_tile(dka, dh, nk, dp, 1, BK, qb, a->hq * dh, nq, dh);
+                acc_tile(dka, dh, nk, dp, 1, BK, qb, a->qs[1], nq, dh);
             }
             if (g->gq)
                 acc_tile(g->gq + ((bi * a->tq + i0) * a->hq + h) * dh, a->hq * dh, nq, dp, BK, 1,
-                         k + ((bi * a->tk + j0) * a->hkv + hk) * dh, a->hkv * dh, nk, dh);
+                         row_at(k, a->ks, bi, j0, hk), a->ks[1], nk, dh);
         }
         for (int64_t jj = 0; jj < nk && want_kv; jj++) {
             float *dkr = g->gk ? kv_dst(g, g->gk, a, bi, h, j0 + jj) : NULL;
@@ -277,7 +289,8 @@ static void reduce_group(float *grad, const float *scratch, const att_dims *a)
     }
 }
 
-static void dims_from(att_dims *a, const vimo_tensor *q, const vimo_tensor *k, int causal, float scale)
+static void dims_from(att_dims *a, const vimo_tensor *q, const vimo_tensor *k, const vimo_tensor *v, int causal,
+                      float scale)
 {
     a->b = q->shape[0];
     a->tq = q->shape[1];
@@ -290,6 +303,11 @@ static void dims_from(att_dims *a, const vimo_tensor *q, const vimo_tensor *k, i
     a->causal = causal;
     a->scale = scale;
     a->mask = NULL;
+    for (int d = 0; d < 3; d++) {
+        a->qs[d] = q->stride[d];
+        a->ks[d] = k->stride[d];
+        a->vs[d] = v->stride[d];
+    }
 }
 
 static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
@@ -297,7 +315,7 @@ static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
     vimo_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
     const att_saved *sv = n->saved;
     att_dims a;
-    dims_from(&a, q, k, (int)n->i[0], n->f[0]);
+    dims_from(&a, q, k, v, (int)n->i[0], n->f[0]);
     a.mask = sv->mask;
     att_grads g = {.dout = y->grad, .lse = sv->lse, .direct = a.group == 1};
     if (vt_requires_grad(q) && !(g.gq = vt_grad(ctx, q))) return VIMO_ERR_NOMEM;
@@ -354,11 +372,19 @@ vimo_status vimo_attention(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *q, vimo_
                           "with Hq %% Hkv == 0",
                           vt_shape(q), vt_shape(k), vt_shape(v));
     if (!isfinite(scale)) return vimo_error(VIMO_ERR_INVALID, "attention: scale %g is not finite", scale);
-    vimo_tensor *qc, *kc, *vc, *out;
-    if ((st = vt_contig(ctx, q, &qc)) || (st = vt_contig(ctx, k, &kc)) || (st = vt_contig(ctx, v, &vc))) return st;
+    /* Training reads contiguous copies, so data and gradients share one
+     * layout; inference reads any view whose Dh is contiguous in place. */
+    vimo_tensor *in[3] = {q, k, v}, *c[3], *out;
+    int grad = vt_needs_grad(ctx, in, 3);
+    for (int i = 0; i < 3; i++) {
+        c[i] = in[i];
+        if ((grad || (in[i]->stride[3] != 1 && in[i]->shape[3] > 1)) && (st = vt_contig(ctx, in[i], &c[i])))
+            return st;
+    }
+    vimo_tensor *qc = c[0], *kc = c[1], *vc = c[2];
     if ((st = vt_new_out(ctx, &out, 4, q->shape))) return st;
     att_dims a;
-    dims_from(&a, qc, kc, causal != 0, scale);
+    dims_from(&a, qc, kc, vc, causal != 0, scale);
     att_saved *sv = vt_alloc(ctx, sizeof *sv);
     if (!sv || !(sv->lse = vt_alloc(ctx, (size_t)(a.b * a.hq * a.tq) * sizeof(float)))) return VIMO_ERR_NOMEM;
     sv->mask = NULL;
@@ -378,10 +404,9 @@ vimo_status vimo_attention(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *q, vimo_
         int64_t bi = it / (a.hq * nqb), h = (it / nqb) % a.hq, qb = it % nqb;
         fwd_block(&a, qd, kd, vd, out->data, sv->lse, bi, h, qb * BQ, ws + omp_get_thread_num() * wsn);
     }
-    vimo_tensor *in[3] = {qc, kc, vc};
-    if (vt_needs_grad(ctx, in, 3)) {
+    if (grad) {
         vimo_node *nd;
-        if ((st = vt_record(ctx, out, "attention", attention_backward, in, 3, &nd))) return st;
+        if ((st = vt_record(ctx, out, "attention", attention_backward, c, 3, &nd))) return st;
         nd->saved = sv;
         nd->i[0] = a.causal;
         nd->f[0] = scale;

@@ -11,7 +11,8 @@
 /* db[j] += sum_i dy[i, j], rows in order; columns split across threads. */
 static void col_sum_add(float *db, const float *dy, int64_t m, int64_t n)
 {
-#pragma omp parallel for schedule(static)
+    /* A parallel region costs more than small sums: only for big ones. */
+#pragma omp parallel for schedule(static) if (m * n >= 65536)
     for (int64_t j = 0; j < n; j++) {
         float s = 0.0f;
         for (int64_t i = 0; i < m; i++) s += dy[i * n + j];

@@ -149,7 +149,9 @@ vimo_status vimo_adamw_step(vimo_adamw *opt, float lr_scale)
         float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
         for (int i = 0; i < g->n; i++) {
             vimo_tensor *p = g->params[i];
-            if (!p->grad) continue; /* gradient freed since: nothing to apply */
+            /* Frozen since it was added (requires_grad off): no update and
+             * no decay, as PyTorch skips a parameter whose grad is None. */
+            if (!p->grad || !vt_requires_grad(p)) continue;
             adamw_update(p->data, p->grad, g->m[i], g->v[i], vt_numel(p), decay, 1.0f - c->beta1, c->beta2,
                          1.0f - c->beta2, step_size, bc2_sqrt, c->eps);
         }
@@ -217,7 +219,8 @@ vimo_status vimo_clip_grad_norm(vimo_tensor *const *params, int n, float max_nor
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         if (!params[i]) return vimo_error(VIMO_ERR_INVALID, "clip_grad_norm: params[%d] is NULL", i);
-        if (params[i]->grad) total += sum_squares(params[i]->grad, vt_numel(params[i]));
+        if (params[i]->grad && vt_requires_grad(params[i]))
+            total += sum_squares(params[i]->grad, vt_numel(params[i]));
     }
     float nrm = (float)sqrt(total);
     if (norm) *norm = nrm;
@@ -229,7 +232,7 @@ vimo_status vimo_clip_grad_norm(vimo_tensor *const *params, int n, float max_nor
     for (int i = 0; i < n; i++) {
         float *g = params[i]->grad;
         int64_t cnt = vt_numel(params[i]);
-        if (!g) continue;
+        if (!g || !vt_requires_grad(params[i])) continue; /* frozen: not part of the norm */
 #pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
         for (int64_t k = 0; k < cnt; k++) g[k] *= coef;
     }

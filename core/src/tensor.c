@@ -66,8 +66,7 @@ char *vimo_tensor_shape_str(const vimo_tensor *t, char *buf, size_t n)
     size_t used = (size_t)snprintf(buf, n, "(");
     for (int i = 0; i < t->ndim && used < n; i++)
         used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld", (long long)t->shape[i]);
-    if (used < n) snprintf(buf + used, n - used, t->ndim == 1 ? ",)" : ")");
-    if (t->ndim == 1 && used < n) snprintf(buf + used, n - used, ")");
+    if (used < n) snprintf(buf + used, n - used, ")");
     return buf;
 }
 

@@ -98,6 +98,10 @@ static vimo_status load_vocab(vimo_tokenizer *t, const cJSON *vocab, const cJSON
         if (id > max) max = id;
     }
     if (max < 0) return vimo_error(VIMO_ERR_FORMAT, "tokenizer: %s: empty vocabulary", t->file);
+    /* Ids are dense in real files; a lone huge id must not cost a huge table. */
+    size_t count = (size_t)cJSON_GetArraySize(vocab) + (size_t)cJSON_GetArraySize(added);
+    if ((size_t)max >= 2 * count + 1024)
+        return vimo_error(VIMO_ERR_FORMAT, "tokenizer: %s: id %d for %zu pieces: ids too sparse", t->file, max, count);
     vimo_status st = tok_alloc_ids(t, max + 1);
     if (st) return st;
     cJSON_ArrayForEach(e, vocab)
@@ -658,7 +662,8 @@ static long match_added(const vimo_tokenizer *t, const unsigned char *s, size_t 
     for (size_t k = 0; k < t->n_added; k++) {
         const tok_added *a = &t->added[k];
         if (a->len <= *len || a->len > n - i || memcmp(s + i, t->arena.p + a->off, a->len) != 0) continue;
-        if (a->single_word && ((i > 0 && is_word_char(s, n, i - 1)) || (i + a->len < n && is_word_char(s, n, i + a->len))))
+        if (a->single_word &&
+            ((i > 0 && is_word_char(s, n, i - 1)) || (i + a->len < n && is_word_char(s, n, i + a->len))))
             continue;
         best = (long)k;
         *len = a->len;

@@ -369,13 +369,15 @@ static vimo_status reopen(vimo_video *v)
     return st;
 }
 
+/* Seeks so that decoding continues from a keyframe at or before ts.
+ * ts = INT64_MIN starts over from the first byte (reopening the input),
+ * which is the only sure way on inputs that cannot seek, or whose seeks
+ * land after their first keyframe (MPEG-TS searches by dts). */
 static vimo_status seek_to(vimo_video *v, int64_t ts)
 {
     if (v->si < 0 || !v->fmt)
         return vimo_error(VIMO_ERR_STATE, "video: %s: reader failed earlier", v->path);
-    int ret = av_seek_frame(v->fmt, v->si, ts, AVSEEK_FLAG_BACKWARD);
-    if (ret < 0 && ts > v->start) /* some demuxers refuse: start over */
-        ret = av_seek_frame(v->fmt, v->si, v->start, AVSEEK_FLAG_BACKWARD);
+    int ret = ts == INT64_MIN ? -1 : av_seek_frame(v->fmt, v->si, ts, AVSEEK_FLAG_BACKWARD);
     if (ret == AVERROR_EXIT) return timeout_error(v, "seek");
     if (ret < 0) {
         vimo_status st = reopen(v);
@@ -483,7 +485,7 @@ static vimo_status decode_to(vimo_video *v, int64_t target, int retry_end)
     if (v->cur_ts != AV_NOPTS_VALUE && target >= v->cur_lo && target <= v->cur_hi)
         return VIMO_OK;
     vimo_status st = VIMO_OK;
-    int64_t seek_ts = target, reads = 0;
+    int64_t seek_ts = target, reads = 0, back = 0;
     int errors = 0, first_check = 0;
     if (should_seek(v, target)) {
         VIMO_TRY(seek_to(v, seek_ts));
@@ -495,11 +497,14 @@ static vimo_status decode_to(vimo_video *v, int64_t target, int retry_end)
         if (ret == 0) {
             int64_t ts = frame_ts(v, v->frame);
             v->stats.frames_decoded++;
-            if (first_check && ts > target && seek_ts > v->start) {
-                /* The seek landed after the target: go back further. */
-                int64_t back = seek_ts - v->start;
-                seek_ts = back > 4 ? seek_ts - back / 2 - 1 : v->start;
+            if (first_check && ts > target) {
+                /* The seek landed after the target: back off 1, 2, 4 ... s,
+                 * and finally start over from the first byte. */
                 av_frame_unref(v->frame);
+                back = back ? 2 * back : av_rescale_q(1, (AVRational){1, 1}, v->st->time_base);
+                seek_ts = seek_ts == INT64_MIN || target - back <= v->start ? INT64_MIN
+                                                                            : target - back;
+                first_check = seek_ts != INT64_MIN;
                 VIMO_TRY(seek_to(v, seek_ts));
                 continue;
             }

@@ -30,7 +30,7 @@ struct vimo_video_writer {
     struct SwsContext *sws; /* rgb24 -> yuv420p                             */
     int width, height;
     int64_t next_pts;       /* frames written, in 1/fps units               */
-    int header_written, finished;
+    int finished;
 };
 
 static vimo_status av_fail(const vimo_video_writer *w, int err, const char *what)
@@ -39,9 +39,12 @@ static vimo_status av_fail(const vimo_video_writer *w, int err, const char *what
                       "video_writer: %s: %s: %s", w->path, what, vv_averr(err));
 }
 
+/* libx264, else mpeg4; VIMO_VIDEO_ENCODER=mpeg4 forces the fallback (tests). */
 static const AVCodec *pick_encoder(void)
 {
-    const AVCodec *c = avcodec_find_encoder_by_name("libx264");
+    const char *force = getenv("VIMO_VIDEO_ENCODER");
+    const AVCodec *c = NULL;
+    if (!force || strcmp(force, "mpeg4") != 0) c = avcodec_find_encoder_by_name("libx264");
     return c ? c : avcodec_find_encoder(AV_CODEC_ID_MPEG4);
 }
 
@@ -145,7 +148,6 @@ vimo_status vimo_video_writer_open(vimo_video_writer **out, const char *path, in
         st = av_fail(w, ret, "mp4 header");
         goto fail;
     }
-    w->header_written = 1;
     *out = w;
     return VIMO_OK;
 fail:
@@ -193,7 +195,6 @@ vimo_status vimo_video_writer_finish(vimo_video_writer *w)
     if ((st = encode(w, NULL)) != VIMO_OK) return st;
     int ret = av_write_trailer(w->oc);
     if (ret < 0) return av_fail(w, ret, "mp4 index");
-    w->header_written = 0;
     ret = avio_closep(&w->oc->pb);
     if (ret < 0) return av_fail(w, ret, "close");
     if (rename(w->part, w->path) != 0)

@@ -32,7 +32,8 @@ vimo_status vimo_llama_generate(vimo_llama_decoder *d, vimo_llama_sampler *s, co
     if (!stats) stats = &z;
     *stats = z;
     if (!d || !s || !prompt || n_prompt < 1 || n_prefix < 0 || (n_prefix && !prefix) || (n_stop && !stop))
-        return vimo_error(VIMO_ERR_INVALID, "llama generate: no decoder, sampler or prompt token (need >= 1, e.g. BOS)");
+        return vimo_error(VIMO_ERR_INVALID,
+                          "llama generate: no decoder, sampler or prompt token (need >= 1, e.g. BOS)");
     int room = vimo_llama_decoder_max_pos(d) - n_prefix;
     if (room < 1)
         return vimo_error(VIMO_ERR_INVALID, "llama generate: %d prefix embeddings leave no position of %d", n_prefix,
@@ -78,7 +79,8 @@ vimo_status vimo_llama_bench_decode(vimo_llama_decoder *d, int32_t start, int n_
 {
     vimo_status st = VIMO_OK;
     if (!d || !r || n_tokens < 1 || n_tokens > vimo_llama_decoder_max_pos(d))
-        return vimo_error(VIMO_ERR_INVALID, "llama bench: need 1 <= n_tokens <= %d", d ? vimo_llama_decoder_max_pos(d) : 0);
+        return vimo_error(VIMO_ERR_INVALID, "llama bench: need 1 <= n_tokens <= %d",
+                          d ? vimo_llama_decoder_max_pos(d) : 0);
     double *dt = malloc((size_t)n_tokens * sizeof *dt);
     if (!dt) return vimo_error(VIMO_ERR_NOMEM, "llama bench: out of memory");
     int V = llama_decoder_model(d)->cfg.vocab_size;

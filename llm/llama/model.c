@@ -237,8 +237,9 @@ vimo_status vimo_llama_load_llama2c(const char *path, vimo_llama_model **out)
                       (c->tied ? 0 : V * C);
     uint64_t need = 28 + 4 * floats;
     if (need > m->storage->map_len) {
-        st = vimo_error(VIMO_ERR_FORMAT, "llama: %s: header (dim %d, layers %d, vocab %d, ...) needs %llu bytes, file has %zu",
-                        f, c->dim, c->n_layers, c->vocab_size, (unsigned long long)need, m->storage->map_len);
+        st = vimo_error(VIMO_ERR_FORMAT,
+                        "llama: %s: header (dim %d, layers %d, vocab %d, ...) needs %llu bytes, file has %zu", f,
+                        c->dim, c->n_layers, c->vocab_size, (unsigned long long)need, m->storage->map_len);
         goto fail;
     }
     if (!(m->layers = calloc((size_t)c->n_layers, sizeof *m->layers))) {

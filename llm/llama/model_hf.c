@@ -91,19 +91,24 @@ static vimo_status parse_config(const cJSON *j, vimo_llama_config *c)
     const cJSON *archs = cJSON_GetObjectItemCaseSensitive(j, "architectures");
     const cJSON *a0 = cJSON_GetArrayItem(archs, 0), *mt = cJSON_GetObjectItemCaseSensitive(j, "model_type");
     const char *arch = cJSON_IsString(a0) ? a0->valuestring : NULL, *type = cJSON_IsString(mt) ? mt->valuestring : "";
-    if (!arch) arch = strcmp(type, "llama") == 0 ? "LlamaForCausalLM" : strcmp(type, "qwen2") == 0 ? "Qwen2ForCausalLM" : type;
+    if (!arch)
+        arch = strcmp(type, "llama") == 0 ? "LlamaForCausalLM" : strcmp(type, "qwen2") == 0 ? "Qwen2ForCausalLM" : type;
     int qwen = strcmp(arch, "Qwen2ForCausalLM") == 0;
     if (!qwen && strcmp(arch, "LlamaForCausalLM") != 0)
-        return vimo_error(VIMO_ERR_UNSUPPORTED, "llama: config.json: architecture '%s' (want LlamaForCausalLM or Qwen2ForCausalLM)", arch);
+        return vimo_error(VIMO_ERR_UNSUPPORTED,
+                          "llama: config.json: architecture '%s' (want LlamaForCausalLM or Qwen2ForCausalLM)", arch);
     snprintf(c->arch, sizeof c->arch, "%s", arch);
-    const char *act = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "hidden_act"))
-                          ? cJSON_GetObjectItemCaseSensitive(j, "hidden_act")->valuestring : "silu";
+    const cJSON *ha = cJSON_GetObjectItemCaseSensitive(j, "hidden_act");
+    const char *act = cJSON_IsString(ha) ? ha->valuestring : "silu";
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
-    if (strcmp(act, "silu") != 0 || (rs && !cJSON_IsNull(rs)) || (!qwen && (jtrue(j, "attention_bias") || jtrue(j, "mlp_bias"))) ||
-        (qwen && jtrue(j, "use_sliding_window")))
-        return vimo_error(VIMO_ERR_UNSUPPORTED, "llama: config.json: hidden_act '%s', rope_scaling, attention/mlp bias or a "
-                          "sliding window: not supported", act);
-    static const char *need[] = {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size"};
+    if (strcmp(act, "silu") != 0 || (rs && !cJSON_IsNull(rs)) ||
+        (!qwen && (jtrue(j, "attention_bias") || jtrue(j, "mlp_bias"))) || (qwen && jtrue(j, "use_sliding_window")))
+        return vimo_error(VIMO_ERR_UNSUPPORTED,
+                          "llama: config.json: hidden_act '%s', rope_scaling, attention/mlp bias or a "
+                          "sliding window: not supported",
+                          act);
+    static const char *need[] = {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                                 "vocab_size"};
     int *dst[] = {&c->dim, &c->hidden_dim, &c->n_layers, &c->n_heads, &c->vocab_size};
     for (int i = 0; i < 5; i++)
         if (jint(j, need[i], dst[i]) != 1)
@@ -117,10 +122,12 @@ static vimo_status parse_config(const cJSON *j, vimo_llama_config *c)
         jint(j, "head_dim", &c->head_dim) < 0 || jnum(j, "rope_theta", &c->rope_theta) < 0 ||
         jnum(j, "rms_norm_eps", &c->norm_eps) < 0 || jint(j, "bos_token_id", &c->bos_id) < 0 ||
         jint(j, "eos_token_id", &c->eos_id) < 0)
-        return vimo_error(VIMO_ERR_FORMAT, "llama: config.json: a size, rope_theta, rms_norm_eps or token id has the wrong type");
+        return vimo_error(VIMO_ERR_FORMAT,
+                          "llama: config.json: a size, rope_theta, rms_norm_eps or token id has the wrong type");
     if (!c->head_dim) {
         if (c->n_heads <= 0 || c->dim % c->n_heads)
-            return vimo_error(VIMO_ERR_FORMAT, "llama: config.json: hidden_size %d not a multiple of heads %d", c->dim, c->n_heads);
+            return vimo_error(VIMO_ERR_FORMAT, "llama: config.json: hidden_size %d not a multiple of heads %d", c->dim,
+                              c->n_heads);
         c->head_dim = c->dim / c->n_heads;
     }
     c->tied = jtrue(j, "tie_word_embeddings");
@@ -169,11 +176,13 @@ static vimo_status open_shards(hf_ctx *h)
         cJSON_ArrayForEach(e, map)
         {
             if (st) break;
-            st = cJSON_IsString(e) ? add_shard(h, e->valuestring)
-                                   : vimo_error(VIMO_ERR_FORMAT, "llama: %s: weight_map['%s'] is not a file name", idx, e->string);
+            st = cJSON_IsString(e)
+                     ? add_shard(h, e->valuestring)
+                     : vimo_error(VIMO_ERR_FORMAT, "llama: %s: weight_map['%s'] is not a file name", idx, e->string);
         }
     } else if (st == VIMO_ERR_NOT_FOUND) {
-        st = vimo_error(VIMO_ERR_NOT_FOUND, "llama: %s: neither model.safetensors nor model.safetensors.index.json", h->dir);
+        st = vimo_error(VIMO_ERR_NOT_FOUND, "llama: %s: neither model.safetensors nor model.safetensors.index.json",
+                        h->dir);
     }
     cJSON_Delete(j);
     free(one);
@@ -190,7 +199,8 @@ static vimo_status weight(hf_ctx *h, const char *name, int ndim, int64_t d0, int
     const char *file = "model.safetensors";
     for (int i = 0; i < s->n_st && !t; i++)
         if ((t = vimo_safetensors_get(s->st[i], name))) file = llama_base(vimo_safetensors_path(s->st[i]));
-    if (!t) return vimo_error(VIMO_ERR_FORMAT, "llama: %s: tensor '%s' missing from the safetensors files", h->dir, name);
+    if (!t)
+        return vimo_error(VIMO_ERR_FORMAT, "llama: %s: tensor '%s' missing from the safetensors files", h->dir, name);
     if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
         char got[64] = "";
         for (int i = 0, k = 0; i < t->ndim && k < 60; i++)
@@ -198,7 +208,8 @@ static vimo_status weight(hf_ctx *h, const char *name, int ndim, int64_t d0, int
         if (ndim == 2)
             return vimo_error(VIMO_ERR_SHAPE, "llama: %s: %s is (%s), config.json says (%lld, %lld)", file, name, got,
                               (long long)d0, (long long)d1);
-        return vimo_error(VIMO_ERR_SHAPE, "llama: %s: %s is (%s), config.json says (%lld)", file, name, got, (long long)d0);
+        return vimo_error(VIMO_ERR_SHAPE, "llama: %s: %s is (%s), config.json says (%lld)", file, name, got,
+                          (long long)d0);
     }
     if (t->dtype == VIMO_ST_F32 && (uintptr_t)t->data % sizeof(float) == 0) {
         *out = t->data;
@@ -218,7 +229,8 @@ static vimo_status load_layers(hf_ctx *h)
 {
     vimo_llama_model *m = h->m;
     const vimo_llama_config *c = &m->cfg;
-    int64_t C = c->dim, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim, H = c->hidden_dim;
+    int64_t C = c->dim, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim,
+            H = c->hidden_dim;
     vimo_status st = VIMO_OK;
     char n[96];
 #define W(suffix, nd, a, b, dst)                                                                                 \

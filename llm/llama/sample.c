@@ -93,8 +93,9 @@ vimo_status vimo_llama_sampler_init(vimo_llama_sampler *s, int vocab_size, float
                                     uint64_t seed)
 {
     if (!s || vocab_size < 1 || !(temperature >= 0.0f) || isnan(top_p) || top_k < 0)
-        return vimo_error(VIMO_ERR_INVALID, "llama sampler: bad settings (vocab %d, temperature %g, top_p %g, top_k %d)",
-                          vocab_size, (double)temperature, (double)top_p, top_k);
+        return vimo_error(VIMO_ERR_INVALID,
+                          "llama sampler: bad settings (vocab %d, temperature %g, top_p %g, top_k %d)", vocab_size,
+                          (double)temperature, (double)top_p, top_k);
     *s = (vimo_llama_sampler){vocab_size, temperature, top_p, top_k, seed, NULL};
     if (!(s->scratch = malloc(2 * (size_t)vocab_size * sizeof(prob_index))))
         return vimo_error(VIMO_ERR_NOMEM, "llama sampler: out of memory");

@@ -264,8 +264,13 @@ function M.main(def, overrides)
     end},
     {name = "instruct", run = function(env)
       local r = train_stage(env, "instruct", env.opt.instruct_epochs, env.opt.instruct_lr)
+      -- Everything `vimo describe` needs: trained parameters and the
+      -- feature normalisation of the training data.
+      local params = state.model:all_params()
+      params[#params + 1] = {name = "data.motion_mean", tensor = state.ds.mean}
+      params[#params + 1] = {name = "data.motion_std", tensor = state.ds.std}
       local ok, err = vimo.save_checkpoint(env.dir .. "/model.ckpt", {
-        params = state.model:all_params(), step = r.steps or 0, config = env.opt,
+        params = params, step = r.steps or 0, config = env.opt,
         meta = {["vimo.version"] = vimo.version(), ["experiment"] = def.name}})
       if not ok then error("experiment: " .. err) end
       return r

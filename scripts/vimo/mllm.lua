@@ -47,6 +47,9 @@ M.options = {
   {name = "lora_dropout", default = 0.05, help = "dropout on the LoRA input"},
   {name = "lora_targets", default = "q,v", help = "projections that get adapters"},
   {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
+  {name = "answer_end", default = "auto", help = "token that ends an answer: eos, bos, or auto (bos for "
+     .. "llama2.c tokenizers, whose models end a text with BOS and never saw EOS; else eos)",
+   validator = function(v) return v == "auto" or v == "eos" or v == "bos", "must be auto, eos or bos" end},
 }
 
 local Model = {}
@@ -80,6 +83,9 @@ function M.new(opt, modalities, seed)
                                                seed = seed + 10 * k + 1})
   end
   self.prefix = self.tok:encode("USER:", {bos = true})
+  local want_end = opt.answer_end or "auto"
+  if want_end == "auto" then want_end = self.tok:kind() == "llama2c" and "bos" or "eos" end
+  self.answer_end = want_end == "bos" and self.tok:bos() or self.tok:eos()
   self.lora = false
   return self
 end
@@ -177,7 +183,7 @@ function Model:loss(ctx, examples, rng, train)
     local ans = self.tok:encode(" " .. ex.answer)
     local r = table.move(mid, 1, #mid, 1, {})
     table.move(ans, 1, #ans, #r + 1, r)
-    r[#r + 1] = self.tok:eos()
+    r[#r + 1] = self.answer_end
     rests[i], mids[i] = r, #mid
     if #r > L then L = #r end
   end

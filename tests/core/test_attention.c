@@ -200,6 +200,34 @@ static void test_all_masked_row(void **state)
     vimo_ctx_free(ctx);
 }
 
+static void test_kv_cache_view(void **state)
+{
+    (void)state;
+    /* Decoding reads a KV cache (B, Tmax, Hkv, Dh) sliced to its length: a
+     * strided view that inference reads in place. It must give the same
+     * bits as the same keys copied out contiguously, and the training path
+     * (which copies) must agree too. */
+    vimo_ctx *ctx;
+    vimo_ctx_new(&ctx);
+    vimo_tensor *kc = gc_rand(&g_rng, 4, SHAPE(2, 16, 2, 24), 1, 0), *vc = gc_rand(&g_rng, 4, SHAPE(2, 16, 2, 24), 1, 0);
+    vimo_tensor *q = gc_rand(&g_rng, 4, SHAPE(2, 3, 4, 24), 1, 0), *k, *v, *kk, *vv, *y1, *y2, *y3;
+    assert_int_equal(vimo_slice(ctx, &k, kc, 1, 0, 9), VIMO_OK);
+    assert_int_equal(vimo_slice(ctx, &v, vc, 1, 0, 9), VIMO_OK);
+    assert_false(vimo_tensor_is_contiguous(k));
+    assert_int_equal(vimo_attention(ctx, &y1, q, k, v, NULL, 1, 0.2f), VIMO_OK);
+    assert_int_equal(vimo_contiguous(ctx, &kk, k), VIMO_OK);
+    assert_int_equal(vimo_contiguous(ctx, &vv, v), VIMO_OK);
+    assert_int_equal(vimo_attention(ctx, &y2, q, kk, vv, NULL, 1, 0.2f), VIMO_OK);
+    assert_memory_equal(vimo_tensor_data(y1), vimo_tensor_data(y2), 2 * 3 * 4 * 24 * sizeof(float));
+    vimo_tensor_set_requires_grad(q, 1);
+    assert_int_equal(vimo_attention(ctx, &y3, q, k, v, NULL, 1, 0.2f), VIMO_OK);
+    assert_memory_equal(vimo_tensor_data(y1), vimo_tensor_data(y3), 2 * 3 * 4 * 24 * sizeof(float));
+    vimo_ctx_free(ctx);
+    vimo_tensor_free(kc);
+    vimo_tensor_free(vc);
+    vimo_tensor_free(q);
+}
+
 /* ---- finite differences -------------------------------------------------------- */
 
 typedef struct {
@@ -258,7 +286,8 @@ int main(void)
     vimo_rng_seed(&g_rng, 2024);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vs_naive_small),  cmocka_unit_test(test_vs_naive_long),
-        cmocka_unit_test(test_all_masked_row),  cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_all_masked_row),  cmocka_unit_test(test_kv_cache_view),
+        cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_gradcheck_shared_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,12 @@ static void test_adamw_groups(void **state)
     assert_float_equal(vimo_tensor_data(a)[0], 0.95f, 1e-6);
     assert_float_equal(vimo_tensor_data(a)[1], 1.05f, 1e-6);
     assert_float_equal(vimo_tensor_data(b)[0], 2.0f * (1.0f - 0.0025f) - 0.005f, 1e-6);
+    /* Freezing b after it was added: no update, no decay (its grad is kept). */
+    vimo_tensor_set_requires_grad(b, 0);
+    float b_before = vimo_tensor_data(b)[0];
+    assert_int_equal(vimo_adamw_step(opt, 0.5f), VIMO_OK);
+    assert_true(vimo_tensor_data(b)[0] == b_before);
+    assert_true(vimo_tensor_data(a)[0] != 0.95f);
     vimo_adamw_free(opt);
     vimo_tensor_free(a);
     vimo_tensor_free(b);
@@ -153,6 +159,11 @@ static void test_clip_grad_norm(void **state)
     assert_float_equal(vimo_tensor_grad(a)[0], 1.5f, 1e-6);
     assert_float_equal(vimo_tensor_grad(a)[1], 2.0f, 1e-6);
     assert_float_equal(vimo_tensor_grad(b)[0], 6.0f, 1e-6);
+    /* A frozen tensor is not part of the norm: (1.5, 2) -> 2.5. */
+    vimo_tensor_set_requires_grad(b, 0);
+    assert_int_equal(vimo_clip_grad_norm(ps, 2, 100.0f, &norm), VIMO_OK);
+    assert_float_equal(norm, 2.5f, 1e-6);
+    vimo_tensor_set_requires_grad(b, 1);
     assert_int_equal(vimo_clip_grad_norm(ps, 2, 0.0f, &norm), VIMO_ERR_INVALID);
     assert_int_equal(vimo_clip_grad_norm(NULL, 2, 1.0f, &norm), VIMO_ERR_INVALID);
     /* A large tensor spans many fixed chunks: norm of 10000 ones is 100. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -121,14 +122,12 @@ static void test_transformer_copy(void **state)
     assert_true(first > 1.5f);
     assert_true(tail < 0.02);
     /* The time bound holds on a machine that is not oversubscribed (about
-     * 1.2 s on 2 cores); with more runnable processes than cores, OpenMP
-     * barriers wait for descheduled threads and wall time says nothing
+     * 1.3 s); with more runnable processes than cores, wall time says little
      * about vimo, so the bound is reported instead of asserted. */
     double load = 0.0;
-    vimo_set_num_threads(0);
-    if (getloadavg(&load, 1) == 1 && load > vimo_get_num_threads())
-        printf("copy transformer: load average %.1f > %d cores: 10 s bound not asserted\n", load,
-               vimo_get_num_threads());
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (getloadavg(&load, 1) == 1 && load > (double)cores)
+        printf("copy transformer: load average %.1f > %ld cores: 10 s bound not asserted\n", load, cores);
     else
         assert_true(secs < 10.0);
     vimo_ctx_free(c);
@@ -139,6 +138,11 @@ static void test_transformer_copy(void **state)
 int main(void)
 {
     vimo_init();
+    /* One thread: these small products gain nothing from more, and on a
+     * shared CI machine OpenMP barriers wait for descheduled threads (40 s
+     * instead of 2 s at load 9 on 2 cores). test_determinism shows training
+     * is bit-identical for any thread count. */
+    vimo_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mlp_xor),
         cmocka_unit_test(test_transformer_copy),

@@ -245,7 +245,8 @@ static float *naive_forward(naive *s, int token, int pos)
     for (int l = 0; l < p->n_layers; l++) {
         const vimo_llama_layer *w = &s->m->layers[l];
         naive_rmsnorm(s->xb, s->x, w->attn_norm, dim);
-        float *k = s->kc + (size_t)l * seq * kv_dim + pos * kv_dim, *v = s->vc + (size_t)l * seq * kv_dim + pos * kv_dim;
+        float *k = s->kc + (size_t)l * seq * kv_dim + pos * kv_dim,
+              *v = s->vc + (size_t)l * seq * kv_dim + pos * kv_dim;
         naive_matmul(s->q, s->xb, w->wq, dim, dim);
         naive_matmul(k, s->xb, w->wk, dim, kv_dim);
         naive_matmul(v, s->xb, w->wv, dim, kv_dim);

@@ -117,7 +117,8 @@ static void test_llama2c_layout(void **state)
     const size_t cuts[] = {0, 10, 27, 28, 1000, n / 2, off_final, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         const char *p = put("cut.bin", raw, cuts[i]);
-        expect_refused(p, VIMO_ERR_FORMAT, cuts[i] < 28 ? "shorter than the 28-byte llama2.c header" : "cut.bin: header");
+        expect_refused(p, VIMO_ERR_FORMAT,
+                       cuts[i] < 28 ? "shorter than the 28-byte llama2.c header" : "cut.bin: header");
         if (cuts[i] >= 28) assert_non_null(strstr(vimo_last_error(), "needs 1056540 bytes"));
     }
     /* Hostile headers. */
@@ -285,7 +286,8 @@ static void test_hf_refused(void **state)
                    "'hidden_size' missing or not an integer");
     expect_refused(hf_copy(config_with("num_attention_heads", "5"), 0), VIMO_ERR_FORMAT,
                    "hidden_size 32 not a multiple of heads 5");
-    expect_refused(hf_copy("{\"hidden_size\": 32,", 0), VIMO_ERR_FORMAT, "config.json: offset 1"); /* 18 or 19: cut after byte 18 */
+    expect_refused(hf_copy("{\"hidden_size\": 32,", 0), VIMO_ERR_FORMAT,
+                   "config.json: offset 1"); /* 18 or 19: cut after byte 18 */
     assert_non_null(strstr(vimo_last_error(), "bad JSON"));
     /* A truncated safetensors file: its offsets now point outside it. */
     expect_refused(hf_copy(config_with("vocab_size", "40"), 1), VIMO_ERR_FORMAT,

@@ -343,6 +343,78 @@ static void test_hf_spm(void **state)
     vimo_tokenizer_free(t);
 }
 
+/* ---- tokenizer.json components on tiny inline vocabularies ------------------------------ */
+
+static vimo_tokenizer *load_json(const char *name, const char *json)
+{
+    return load(write_tmp(name, json, strlen(json)));
+}
+
+static void test_hf_components(void **state)
+{
+    (void)state;
+    /* Metaspace (▁ = E2 96 81), split on: "ab b" -> "▁ab▁b" -> "▁ab" "▁b".
+     * Merges 0 ▁ a, 1 a b, 2 ▁ b, 3 ▁a b: "▁ab": (▁,a) 0 -> ▁a; (▁a,b) 3 -> ▁ab (7);
+     * "▁b": (▁,b) 2 -> ▁b (5). With prepend_scheme never, "ab" -> (a,b) 1 -> ab (6). */
+    const char *ms = "{\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"\u2581\", "
+                     "\"prepend_scheme\": \"%s\", \"split\": true}, \"model\": {\"type\": \"BPE\", \"vocab\": "
+                     "{\"<unk>\": 0, \"\u2581\": 1, \"a\": 2, \"b\": 3, \"\u2581a\": 4, \"\u2581b\": 5, \"ab\": 6, "
+                     "\"\u2581ab\": 7}, \"merges\": [\"\u2581 a\", \"a b\", \"\u2581 b\", \"\u2581a b\"]}}";
+    char buf[1024];
+    snprintf(buf, sizeof buf, ms, "always");
+    vimo_tokenizer *t = load_json("ms1.json", buf);
+    assert_int_equal(vimo_tokenizer_kind_of(t), VIMO_TOK_HF_SPM);
+    EXPECT(t, "ab b", 0, 7, 5);
+    vimo_tokenizer_free(t);
+    snprintf(buf, sizeof buf, ms, "never");
+    t = load_json("ms2.json", buf);
+    EXPECT(t, "ab", 0, 6);
+    vimo_tokenizer_free(t);
+
+    /* Digits(individual) then ByteLevel: "a 12" -> "a " "1" "2" -> "a" " " "1" "2":
+     * the merge 1 2 never sees both digits. Plain GPT-2 keeps " 12" and merges. */
+    const char *dg = "{\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [%s{\"type\": \"ByteLevel\", "
+                     "\"add_prefix_space\": false, \"use_regex\": true}]}, \"model\": {\"type\": \"BPE\", \"vocab\": "
+                     "{\"a\": 0, \"\u0120\": 1, \"1\": 2, \"2\": 3, \"12\": 4}, \"merges\": [\"1 2\"]}}";
+    snprintf(buf, sizeof buf, dg, "{\"type\": \"Digits\", \"individual_digits\": true}, ");
+    t = load_json("dg1.json", buf);
+    EXPECT(t, "a 12", 0, 0, 1, 2, 3);
+    vimo_tokenizer_free(t);
+    snprintf(buf, sizeof buf, dg, "");
+    t = load_json("dg2.json", buf);
+    EXPECT(t, "a 12", 0, 0, 1, 4);
+    vimo_tokenizer_free(t);
+
+    /* ignore_merges: a word that is a vocab piece is taken whole ("abc" = 4),
+     * else merged (only "a b" exists: [ab c] = [3 2]). */
+    const char *im = "{\"model\": {\"type\": \"BPE\", \"ignore_merges\": %s, \"vocab\": {\"a\": 0, \"b\": 1, "
+                     "\"c\": 2, \"ab\": 3, \"abc\": 4}, \"merges\": [\"a b\"]}}";
+    snprintf(buf, sizeof buf, im, "true");
+    t = load_json("im1.json", buf);
+    EXPECT(t, "abc", 0, 4);
+    vimo_tokenizer_free(t);
+    snprintf(buf, sizeof buf, im, "false");
+    t = load_json("im2.json", buf);
+    EXPECT(t, "abc", 0, 3, 2);
+    vimo_tokenizer_free(t);
+
+    /* Added token with lstrip / rstrip swallows the spaces around it:
+     * "a <m> b" -> "a" <m> "b"; without: "a " <m> " b" -> a ' ' <m> ' ' b. */
+    const char *ad = "{\"added_tokens\": [{\"id\": 4, \"content\": \"<m>\", \"lstrip\": %s, \"rstrip\": %s, "
+                     "\"special\": true}], \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \" \": 2, "
+                     "\"<\": 3}, \"merges\": []}}";
+    snprintf(buf, sizeof buf, ad, "true", "true");
+    t = load_json("ad1.json", buf);
+    EXPECT(t, "a <m> b", 0, 0, 4, 1);
+    vimo_tokenizer_free(t);
+    snprintf(buf, sizeof buf, ad, "false", "false");
+    t = load_json("ad2.json", buf);
+    EXPECT(t, "a <m> b", 0, 0, 2, 4, 2, 1);
+    /* without an unk token, characters missing from the vocab are dropped (as HF) */
+    EXPECT(t, "axb", 0, 0, 1);
+    vimo_tokenizer_free(t);
+}
+
 /* ---- malformed / unsupported tokenizer.json -------------------------------------------- */
 
 static void test_hf_malformed(void **state)
@@ -362,6 +434,8 @@ static void test_hf_malformed(void **state)
     expect_load_error(write_tmp("re.json", re, strlen(re)), VIMO_ERR_UNSUPPORTED, "Split regex '\\w+'");
     const char *id = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -3}, \"merges\": []}}";
     expect_load_error(write_tmp("id.json", id, strlen(id)), VIMO_ERR_FORMAT, "model.vocab['a']: bad id");
+    const char *sp = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 4000000}, \"merges\": []}}";
+    expect_load_error(write_tmp("sp.json", sp, strlen(sp)), VIMO_ERR_FORMAT, "id 4000000 for 1 pieces: ids too sparse");
     const char *nv = "{\"model\": {\"type\": \"BPE\"}}";
     expect_load_error(write_tmp("nv.json", nv, strlen(nv)), VIMO_ERR_FORMAT, "model.vocab is missing");
 }
@@ -376,7 +450,8 @@ static int teardown(void **state)
 {
     (void)state;
     const char *names[] = {"cut.bin", "huge.bin", "neg.bin", "bad.json", "wp.json", "mg.json", "re.json", "id.json",
-                           "nv.json"};
+                           "nv.json", "sp.json", "ms1.json", "ms2.json", "dg1.json", "dg2.json", "im1.json", "im2.json",
+                           "ad1.json", "ad2.json"};
     char p[600];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", g_dir, names[i]);
@@ -391,7 +466,7 @@ int main(void)
         cmocka_unit_test(test_llama2c_tok512),    cmocka_unit_test(test_llama2c_32k),
         cmocka_unit_test(test_llama2c_malformed), cmocka_unit_test(test_hf_bytelevel_qwen2),
         cmocka_unit_test(test_hf_bytelevel_gpt2), cmocka_unit_test(test_hf_spm),
-        cmocka_unit_test(test_hf_malformed),
+        cmocka_unit_test(test_hf_components),     cmocka_unit_test(test_hf_malformed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

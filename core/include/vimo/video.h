@@ -13,17 +13,21 @@
  *
  *   Frame at time t.  "The frame at t" is the first frame in presentation
  *   order whose timestamp (FFmpeg's best-effort timestamp) is >= t, i.e.
- *   what `ffmpeg -ss t -i FILE -frames:v 1` (accurate seek) outputs. To reach
+ *   what `ffmpeg -ss t -i FILE -frames:v 1` (accurate seek) outputs for MP4
+ *   (docs/video.md: where the CLI differs on AVI and MPEG-TS). The last
+ *   frame also answers times up to its timestamp + 1/fps. To reach
  *   it the reader seeks to the last keyframe at or before t (from the
  *   container index) when that is ahead of the current decode position, else
- *   decodes forward, then decodes and discards frames before t. Frames that
+ *   decodes forward, then decodes and discards frames before t (a seek that
+ *   overshoots is retried 1, 2, 4 ... s earlier, then the file is reopened
+ *   and decoded from its first byte; so are inputs that cannot seek). Frames that
  *   cannot be the answer and are not references are skipped in the decoder
  *   (AVDISCARD_NONREF), which never changes the frames that are returned.
  *
  *   Uniform sampling.  N frames at t_i = (i + 0.5) * D / N, i = 0..N-1,
  *   D = duration (the centres of N equal segments of the clip), each taken as
- *   "the frame at t_i". When N exceeds the number of frames the same frame
- *   can be returned more than once.
+ *   "the frame at t_i". When N is more than about half the number of frames
+ *   the same frame can be returned more than once.
  *
  *   Preprocessing (CLIP, Radford et al. 2021, the ViT-L/14 image transform
  *   that MotionLLM/ViMoNet use): resize so the short side is S (long side
@@ -54,11 +58,18 @@
  *
  *   Threads.  A reader is used by one thread at a time. The decoder uses
  *   opts.threads threads (default 2 = the cores of the reference machine;
- *   frame + slice threading).
+ *   frame + slice threading: lower latency for one large clip). A loader
+ *   running one reader per core should pass 1 (less CPU per clip).
+ *
+ *   Cost.  Exact sampling decodes every reference frame from the keyframe
+ *   before each sample to the sample, so it grows with the keyframe
+ *   interval: one keyframe per clip means decoding nearly the whole clip
+ *   (figures in docs/video.md).
  *
  * Writer: H.264 (libx264, yuv420p, CRF 18, "veryfast", one keyframe per
  * second) in MP4; when the FFmpeg build has no libx264 it falls back to
- * MPEG-4 part 2 (vimo_video_writer_codec() says which).
+ * MPEG-4 part 2, quantiser 3 (vimo_video_writer_codec() says which; the
+ * environment variable VIMO_VIDEO_ENCODER=mpeg4 forces the fallback).
  *
  * PNG: RGB8 images written with cairo.
  *

@@ -34,7 +34,7 @@ local M = {}
 -- Bump when the content of a record changes (features, text, QA, layout).
 M.VERSION = 1
 M.MAGIC = "vimo-data"
-M.DEFAULTS = {F = 8, S = 64, fps = 20, render = 128, threads = math.max(1, vimo.threads()), captions = 5}
+M.DEFAULTS = {F = 8, S = 64, fps = 20, render = 128, captions = 5} -- threads: vimo.threads() when called
 
 local function script_root()
   local src = debug.getinfo(1, "S").source
@@ -52,6 +52,7 @@ function M.options(opt)
   opt = opt or {}
   local o = {}
   for k, v in pairs(M.DEFAULTS) do o[k] = opt[k] == nil and v or opt[k] end
+  o.threads = opt.threads or math.max(1, vimo.threads())
   for _, k in ipairs{"F", "S", "render", "threads", "captions"} do
     if math.type(o[k]) ~= "integer" or o[k] < 1 then
       error(("data: option %s must be a positive integer, got %s"):format(k, tostring(o[k])), 0)

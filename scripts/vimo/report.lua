@@ -1,0 +1,174 @@
+--[[
+vimo/report.lua - the ablation's results: side-by-side tables (terminal and
+Markdown), results.json, and PNG plots drawn by gnuplot (a well-kept plotting
+tool; vimo only writes its data and script files).
+
+  local report = require "vimo.report"
+  local t = report.table(runs)        -- runs: {{name =, results =}, ...}
+  io.write(report.text(t))            -- the table for the terminal
+  report.markdown(t)                  -- the same as Markdown
+  report.plots(dir, runs)             -- loss curves + per-category accuracy
+
+Each run's results are its runner results (stages align/instruct with
+`losses`, eval with `qa` = {overall, categories} and `captions`).
+]]
+
+local M = {}
+
+local function pct(x) return x and ("%.1f"):format(100 * x) or "-" end
+
+--- Rows: one per QA category (then overall), columns: each run's accuracy
+-- and the majority-answer baseline; then the caption metrics.
+function M.table(runs)
+  local cats, seen = {}, {}
+  for _, r in ipairs(runs) do
+    local qa = r.results.eval and r.results.eval.qa
+    for _, c in ipairs(qa and qa.categories or {}) do
+      if not seen[c.category] then seen[c.category] = true; cats[#cats + 1] = c.category end
+    end
+  end
+  table.sort(cats)
+  local function row_of(qa, cat)
+    if not qa then return nil end
+    if cat == "overall" then return qa.overall end
+    for _, c in ipairs(qa.categories) do if c.category == cat then return c end end
+  end
+  local t = {header = {"category", "n"}, rows = {}, captions = {}}
+  for _, r in ipairs(runs) do t.header[#t.header + 1] = r.name end
+  t.header[#t.header + 1] = "majority"
+  cats[#cats + 1] = "overall"
+  for _, cat in ipairs(cats) do
+    local row, n, maj = {cat}, nil, nil
+    local cells = {}
+    for _, r in ipairs(runs) do
+      local c = row_of(r.results.eval and r.results.eval.qa, cat)
+      cells[#cells + 1] = c and pct(c.accuracy) or "-"
+      n = n or (c and c.n)
+      maj = maj or (c and c.majority_accuracy)
+    end
+    row[2] = tostring(n or 0)
+    for _, v in ipairs(cells) do row[#row + 1] = v end
+    row[#row + 1] = pct(maj)
+    t.rows[#t.rows + 1] = row
+  end
+  for _, r in ipairs(runs) do
+    local c = r.results.eval and r.results.eval.captions
+    t.captions[#t.captions + 1] = {r.name, c and ("%.3f"):format(c.bleu[1]) or "-", c and ("%.3f"):format(c.bleu[4]) or "-",
+                                   c and ("%.3f"):format(c.rouge_l) or "-", c and ("%.3f"):format(c.cider_d) or "-"}
+  end
+  return t
+end
+
+local function widths(header, rows)
+  local w = {}
+  for i, h in ipairs(header) do w[i] = #h end
+  for _, r in ipairs(rows) do
+    for i, v in ipairs(r) do if #v > (w[i] or 0) then w[i] = #v end end
+  end
+  return w
+end
+
+local function fmt_rows(header, rows)
+  local w = widths(header, rows)
+  local out = {}
+  local function line(r)
+    local cells = {}
+    for i, v in ipairs(r) do cells[i] = i == 1 and ("%-" .. w[i] .. "s"):format(v) or ("%" .. w[i] .. "s"):format(v) end
+    out[#out + 1] = table.concat(cells, "  ")
+  end
+  line(header)
+  local rule = {}
+  for i = 1, #header do rule[i] = string.rep("-", w[i]) end
+  out[#out + 1] = table.concat(rule, "  ")
+  for _, r in ipairs(rows) do line(r) end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local CAP_HEADER = {"captions", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"}
+
+--- The tables as plain text (QA accuracy in %, then caption metrics).
+function M.text(t)
+  return "QA accuracy (%) on the test split, majority-answer baseline beside:\n" .. fmt_rows(t.header, t.rows) ..
+         "\n" .. fmt_rows(CAP_HEADER, t.captions)
+end
+
+local function md_rows(header, rows)
+  local out = {"| " .. table.concat(header, " | ") .. " |"}
+  local rule = {}
+  for i = 1, #header do rule[i] = i == 1 and "---" or "---:" end
+  out[#out + 1] = "| " .. table.concat(rule, " | ") .. " |"
+  for _, r in ipairs(rows) do out[#out + 1] = "| " .. table.concat(r, " | ") .. " |" end
+  return table.concat(out, "\n") .. "\n"
+end
+
+--- The tables as Markdown.
+function M.markdown(t)
+  return "### QA accuracy (%), test split\n\n" .. md_rows(t.header, t.rows) .. "\n### Captioning\n\n" ..
+         md_rows(CAP_HEADER, t.captions)
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function have_gnuplot()
+  local ok = os.execute("command -v gnuplot >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+--- Writes loss.png (loss per step for each run's align and instruct stages)
+-- and accuracy.png (per-category accuracy bars with the baseline) into dir.
+-- Returns the list of files written, or nil and a reason.
+function M.plots(dir, runs, t)
+  if not have_gnuplot() then return nil, "gnuplot not found" end
+  local plots = {}
+  local curves = {}
+  for _, r in ipairs(runs) do
+    for _, stage in ipairs({"align", "instruct"}) do
+      local s = r.results[stage]
+      if s and s.losses and #s.losses > 0 then
+        local path = ("%s/loss_%s_%s.dat"):format(dir, r.name, stage)
+        local lines = {}
+        for _, p in ipairs(s.losses) do lines[#lines + 1] = ("%d %.6g"):format(p.step, p.loss) end
+        write(path, table.concat(lines, "\n") .. "\n")
+        curves[#curves + 1] = ("'%s' using 1:2 with lines title '%s %s'"):format(path, r.name, stage)
+      end
+    end
+  end
+  if #curves > 0 then
+    write(dir .. "/loss.gp", table.concat({
+      "set terminal pngcairo size 900,500",
+      ("set output '%s/loss.png'"):format(dir),
+      "set title 'training loss (answer tokens) per step'",
+      "set xlabel 'step'", "set ylabel 'cross-entropy'", "set key outside right", "set grid",
+      "plot " .. table.concat(curves, ", \\\n     "),
+    }, "\n") .. "\n")
+    if os.execute(("gnuplot '%s/loss.gp' 2>/dev/null"):format(dir)) then plots[#plots + 1] = dir .. "/loss.png" end
+  end
+  -- accuracy bars: categories x (runs + majority)
+  local lines = {"# category " .. table.concat(t.header, " ", 3)}
+  for _, row in ipairs(t.rows) do
+    local vals = {}
+    for i = 3, #row do vals[#vals + 1] = row[i] == "-" and "0" or row[i] end
+    lines[#lines + 1] = row[1] .. " " .. table.concat(vals, " ")
+  end
+  write(dir .. "/accuracy.dat", table.concat(lines, "\n") .. "\n")
+  local cols = {}
+  for i = 3, #t.header do
+    cols[#cols + 1] = ("'%s/accuracy.dat' using %d:xtic(1) title '%s'"):format(dir, i - 1, t.header[i])
+  end
+  write(dir .. "/accuracy.gp", table.concat({
+    "set terminal pngcairo size 900,500",
+    ("set output '%s/accuracy.png'"):format(dir),
+    "set title 'QA accuracy per category (test split)'",
+    "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
+    "set yrange [0:100]", "set ylabel 'accuracy (%)'", "set grid ytics", "set key outside right",
+    "plot " .. table.concat(cols, ", \\\n     "),
+  }, "\n") .. "\n")
+  if os.execute(("gnuplot '%s/accuracy.gp' 2>/dev/null"):format(dir)) then plots[#plots + 1] = dir .. "/accuracy.png" end
+  return plots
+end
+
+return M
