@@ -14,6 +14,7 @@
 
 typedef struct {
     vimo_module_base base;
+    vimo_tensor *gain; /* (out_dim) out_norm gain, or NULL */
     vimo_linear proj;
     int64_t in_dim, out_dim;
 } linear_proj;
@@ -21,6 +22,8 @@ typedef struct {
 static const vimo_option_spec k_options[] = {
     {"in_dim", VIMO_OPT_INT, "256", "width of the encoder tokens"},
     {"out_dim", VIMO_OPT_INT, "64", "LLM embedding width"},
+    {"out_norm", VIMO_OPT_FLOAT, "0", "> 0: RMS-normalise each output token to this scale with a learned gain "
+                                      "(vimo extension; 0 = off, as LLaVA)"},
     {"seed", VIMO_OPT_INT, "1", "initialisation seed"},
     {NULL, 0, NULL, NULL},
 };
@@ -48,6 +51,13 @@ static vimo_status create(const vimo_options *o, void **out)
     }
     VIMO_TRY(vimo_params_new(&p->base.params));
     VIMO_TRY(vimo_linear_init(p->base.params, &rng, &p->proj, p->in_dim, p->out_dim, 1, "proj"));
+    if (vimo_options_float(o, "out_norm") > 0) {
+        /* RMS-normalised tokens keep the scale of the LLM's text embeddings:
+         * the LLM's input RMSNorm makes the loss blind to the token norm, and
+         * Adam then grows it without bound, which stalls learning. */
+        VIMO_TRY(vimo_params_add(p->base.params, &p->gain, 1, (int64_t[]){p->out_dim}, "out_norm.weight"));
+        vimo_tensor_fill(p->gain, (float)vimo_options_float(o, "out_norm"));
+    }
     *out = p;
     return VIMO_OK;
 fail:
@@ -67,7 +77,13 @@ static vimo_status forward(void *inst, vimo_ctx *ctx, vimo_tensor *tokens, vimo_
 {
     (void)rng;
     linear_proj *p = inst;
-    return vimo_matmul(ctx, out, tokens, p->proj.w, p->proj.b);
+    vimo_tensor *y;
+    vimo_status st = vimo_matmul(ctx, &y, tokens, p->proj.w, p->proj.b);
+    if (st || !p->gain) {
+        *out = y;
+        return st;
+    }
+    return vimo_rmsnorm(ctx, out, y, p->gain, 1e-6f);
 }
 
 static const vimo_projector_iface k_projector = {

@@ -14,6 +14,7 @@
 
 typedef struct {
     vimo_module_base base;
+    vimo_tensor *gain; /* (out_dim) out_norm gain, or NULL */
     vimo_linear fc1, fc2;
     int64_t in_dim, out_dim;
     float dropout;
@@ -24,6 +25,8 @@ static const vimo_option_spec k_options[] = {
     {"out_dim", VIMO_OPT_INT, "64", "LLM embedding width"},
     {"hidden", VIMO_OPT_INT, "0", "hidden width (0: out_dim, as LLaVA)"},
     {"dropout", VIMO_OPT_FLOAT, "0", "dropout after the GELU (train mode only)"},
+    {"out_norm", VIMO_OPT_FLOAT, "0", "> 0: RMS-normalise each output token to this scale with a learned gain "
+                                      "(vimo extension; 0 = off, as LLaVA)"},
     {"seed", VIMO_OPT_INT, "1", "initialisation seed"},
     {NULL, 0, NULL, NULL},
 };
@@ -55,6 +58,13 @@ static vimo_status create(const vimo_options *o, void **out)
     VIMO_TRY(vimo_params_new(&p->base.params));
     VIMO_TRY(vimo_linear_init(p->base.params, &rng, &p->fc1, p->in_dim, hidden, 1, "fc1"));
     VIMO_TRY(vimo_linear_init(p->base.params, &rng, &p->fc2, hidden, p->out_dim, 1, "fc2"));
+    if (vimo_options_float(o, "out_norm") > 0) {
+        /* RMS-normalised tokens keep the scale of the LLM's text embeddings:
+         * the LLM's input RMSNorm makes the loss blind to the token norm, and
+         * Adam then grows it without bound, which stalls learning. */
+        VIMO_TRY(vimo_params_add(p->base.params, &p->gain, 1, (int64_t[]){p->out_dim}, "out_norm.weight"));
+        vimo_tensor_fill(p->gain, (float)vimo_options_float(o, "out_norm"));
+    }
     *out = p;
     return VIMO_OK;
 fail:
@@ -79,6 +89,7 @@ static vimo_status forward(void *inst, vimo_ctx *ctx, vimo_tensor *tokens, vimo_
     VIMO_TRY(vimo_gelu(ctx, &a, h, VIMO_GELU_ERF));
     if (p->base.train && p->dropout > 0) VIMO_TRY(vimo_dropout(ctx, &a, a, p->dropout, rng));
     VIMO_TRY(vimo_matmul(ctx, out, a, p->fc2.w, p->fc2.b));
+    if (p->gain) VIMO_TRY(vimo_rmsnorm(ctx, out, *out, p->gain, 1e-6f));
 fail:
     return st;
 }

@@ -20,6 +20,7 @@
 
 typedef struct {
     vimo_module_base base;
+    vimo_tensor *gain; /* (out_dim) out_norm gain, or NULL */
     vimo_linear in, q, k, v, o, fc1, fc2;
     vimo_tensor *queries;           /* (M, D) */
     vimo_tensor *ln_q_w, *ln_q_b;   /* (D) */
@@ -33,6 +34,8 @@ static const vimo_option_spec k_options[] = {
     {"out_dim", VIMO_OPT_INT, "64", "LLM embedding width (the block's width)"},
     {"queries", VIMO_OPT_INT, "8", "number of learned queries = output tokens"},
     {"heads", VIMO_OPT_INT, "4", "attention heads (out_dim % heads == 0)"},
+    {"out_norm", VIMO_OPT_FLOAT, "0", "> 0: RMS-normalise each output token to this scale with a learned gain "
+                                      "(vimo extension; 0 = off, as LLaVA)"},
     {"seed", VIMO_OPT_INT, "1", "initialisation seed"},
     {NULL, 0, NULL, NULL},
 };
@@ -86,6 +89,13 @@ static vimo_status create(const vimo_options *o, void **out)
     VIMO_TRY(add_norm(r, &r->ln_ff_w, &r->ln_ff_b, "ln_ff"));
     VIMO_TRY(vimo_linear_init(p, &rng, &r->fc1, d, 4 * d, 1, "mlp.fc1"));
     VIMO_TRY(vimo_linear_init(p, &rng, &r->fc2, 4 * d, d, 1, "mlp.fc2"));
+    if (vimo_options_float(o, "out_norm") > 0) {
+        /* RMS-normalised tokens keep the scale of the LLM's text embeddings:
+         * the LLM's input RMSNorm makes the loss blind to the token norm, and
+         * Adam then grows it without bound, which stalls learning. */
+        VIMO_TRY(vimo_params_add(r->base.params, &r->gain, 1, (int64_t[]){r->dim}, "out_norm.weight"));
+        vimo_tensor_fill(r->gain, (float)vimo_options_float(o, "out_norm"));
+    }
     *out = r;
     return VIMO_OK;
 fail:
@@ -137,6 +147,7 @@ static vimo_status forward(void *inst, vimo_ctx *ctx, vimo_tensor *tokens, vimo_
     VIMO_TRY(vimo_gelu(ctx, &f1a, f1, VIMO_GELU_ERF));
     VIMO_TRY(vimo_matmul(ctx, &f2, f1a, r->fc2.w, r->fc2.b));
     VIMO_TRY(vimo_add(ctx, out, h, f2));
+    if (r->gain) VIMO_TRY(vimo_rmsnorm(ctx, out, *out, r->gain, 1e-6f));
 fail:
     return st;
 }

@@ -46,6 +46,9 @@ M.options = {
   {name = "lora_alpha", default = 16.0, help = "LoRA alpha (scale alpha / rank)"},
   {name = "lora_dropout", default = 0.05, help = "dropout on the LoRA input"},
   {name = "lora_targets", default = "q,v", help = "projections that get adapters"},
+  {name = "proj_norm", default = -1.0, help = "projector out_norm: RMS of each modality token (-1: the RMS of "
+     .. "the LLM's token embeddings, 0: off)"},
+  {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},
   {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
   {name = "answer_end", default = "auto", help = "token that ends an answer: eos, bos, or auto (bos for "
      .. "llama2.c tokenizers, whose models end a text with BOS and never saw EOS; else eos)",
@@ -72,6 +75,8 @@ function M.new(opt, modalities, seed)
   self.llm:freeze()
   self.tok = assert(self.llm:tokenizer(), "mllm: the LLM has no tokenizer")
   self.dim = self.llm:dim()
+  local pnorm = opt.proj_norm or 0
+  if pnorm < 0 then pnorm = self:embedding_rms() end
   for k, m in ipairs(modalities) do
     local id = m == "motion" and opt.motion_encoder or opt.video_encoder
     local eopts = {out_dim = opt.enc_dim, seed = seed + 10 * k}
@@ -79,8 +84,9 @@ function M.new(opt, modalities, seed)
     if self.enc[m]:modality() ~= m then
       error(("mllm: %s encodes %s, not %s"):format(id, self.enc[m]:modality(), m), 2)
     end
-    self.proj[m] = vimo.plugin(opt.projector, {in_dim = self.enc[m]:out_dim(), out_dim = self.dim,
-                                               seed = seed + 10 * k + 1})
+    local popts = {in_dim = self.enc[m]:out_dim(), out_dim = self.dim, seed = seed + 10 * k + 1}
+    if pnorm > 0 then popts.out_norm = pnorm end
+    self.proj[m] = vimo.plugin(opt.projector, popts)
   end
   self.prefix = self.tok:encode("USER:", {bos = true})
   local want_end = opt.answer_end or "auto"
@@ -88,6 +94,23 @@ function M.new(opt, modalities, seed)
   self.answer_end = want_end == "bos" and self.tok:bos() or self.tok:eos()
   self.lora = false
   return self
+end
+
+--- Mean RMS of the LLM's token embedding rows: the scale text tokens enter
+-- the decoder with, which projected modality tokens are normalised to.
+function Model:embedding_rms()
+  for _, p in ipairs(self.llm:params()) do
+    if p.name == "model.embed_tokens.weight" then
+      local rows, sum = p.tensor:totable(), 0.0
+      for _, row in ipairs(rows) do
+        local s = 0.0
+        for _, v in ipairs(row) do s = s + v * v end
+        sum = sum + math.sqrt(s / #row)
+      end
+      return sum / #rows
+    end
+  end
+  return 1.0
 end
 
 --- Adds the LoRA adapters (once; seeded, so a resume rebuilds them identically).
@@ -116,10 +139,11 @@ function Model:groups(stage, lr, enc_lr_scale)
     enc[#enc + 1] = nn.plugin_module(self.enc[m], m .. "_encoder")
     proj[#proj + 1] = nn.plugin_module(self.proj[m], m .. "_projector")
   end
-  local groups = {{params = nn.params_of(table.unpack(proj)), lr = lr}}
+  local wd = self.opt.proj_wd or 0
+  local groups = {{params = nn.params_of(table.unpack(proj)), lr = lr, wd = wd}}
   local escale = stage == "align" and 1.0 or enc_lr_scale
   if escale > 0 then
-    groups[#groups + 1] = {params = nn.params_of(table.unpack(enc)), lr = lr * escale}
+    groups[#groups + 1] = {params = nn.params_of(table.unpack(enc)), lr = lr * escale, wd = wd}
   else
     for _, m in ipairs(self.modalities) do self.enc[m]:freeze() end
   end

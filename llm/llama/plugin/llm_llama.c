@@ -61,6 +61,7 @@ typedef struct {
     vimo_llama_layer *view_layers;
     vimo_llama_decoder *dec;
     int dirty;
+    uint64_t trained_fp; /* fingerprint of the trainable weights the decoder was built from */
 } llama;
 
 static const vimo_option_spec k_options[] = {
@@ -289,18 +290,27 @@ static vimo_status embed(void *inst, vimo_ctx *ctx, const int32_t *ids, int64_t 
 
 /* ---- LoRA ------------------------------------------------------------------- */
 
-static int target_on(const char *targets, const char *name)
+/* "q,v" -> on[P_COUNT]. Items are trimmed of spaces; each must name a
+ * projection, so that a typo ("q,vv") is an error, not a silently missing
+ * adapter. */
+static vimo_status parse_targets(const char *targets, int on[P_COUNT])
 {
-    size_t n = strlen(name);
-    for (const char *p = targets; *p;) {
+    memset(on, 0, P_COUNT * sizeof *on);
+    for (const char *p = targets;;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         while (len && *p == ' ') p++, len--;
-        if (len == n && strncmp(p, name, n) == 0) return 1;
-        if (!e) break;
+        while (len && p[len - 1] == ' ') len--;
+        int k = 0;
+        while (k < P_COUNT && !(strlen(k_target_names[k]) == len && strncmp(p, k_target_names[k], len) == 0)) k++;
+        if (k == P_COUNT)
+            return vimo_error(VIMO_ERR_INVALID,
+                              "llm.llama: LoRA target '%.*s' (in '%s') is none of q,k,v,o,gate,up,down", (int)len, p,
+                              targets);
+        on[k] = 1;
+        if (!e) return VIMO_OK;
         p = e + 1;
     }
-    return 0;
 }
 
 static vimo_status lora_add(void *inst, int rank, float alpha, float dropout, const char *targets, uint64_t seed)
@@ -309,18 +319,16 @@ static vimo_status lora_add(void *inst, int rank, float alpha, float dropout, co
     if (m->lora_rank) return vimo_error(VIMO_ERR_STATE, "llm.llama: LoRA adapters already added");
     if (rank < 1 || dropout < 0 || dropout >= 1 || !targets)
         return vimo_error(VIMO_ERR_INVALID, "llm.llama: LoRA needs rank >= 1 and dropout in [0, 1)");
-    int any = 0;
-    for (int p = 0; p < P_COUNT; p++) any |= target_on(targets, k_target_names[p]);
-    if (!any)
-        return vimo_error(VIMO_ERR_INVALID, "llm.llama: LoRA targets '%s' name none of q,k,v,o,gate,up,down", targets);
-    vimo_status st = vimo_params_set_trainable(m->base.params, 0); /* freeze the base */
+    int on[P_COUNT];
+    vimo_status st = parse_targets(targets, on);
     if (st) return st;
+    if ((st = vimo_params_set_trainable(m->base.params, 0))) return st; /* freeze the base */
     vimo_rng rng;
     vimo_rng_seed(&rng, seed);
     char name[160];
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int p = 0; p < P_COUNT; p++) {
-            if (!target_on(targets, k_target_names[p])) continue;
+            if (!on[p]) continue;
             proj *pr = &m->layers[l].p[p];
             int64_t out = vimo_tensor_dim(pr->w, 0), in = vimo_tensor_dim(pr->w, 1);
             snprintf(name, sizeof name, "model.layers.%d.%s.lora_A", l, k_proj_names[p]);
@@ -374,6 +382,31 @@ static vimo_status lora_merge(void *inst)
 
 /* ---- generation ------------------------------------------------------------- */
 
+/* A fingerprint of the values of every trainable parameter: per tensor the
+ * sum of its float bits times odd weights (any one changed element changes
+ * it; a vectorisable loop, about 1 ns per float), chained over tensors. An
+ * optimiser step writes the weights without calling into the plugin,
+ * possibly after the last forward (forward, backward, generate a sample,
+ * step): generate compares fingerprints to notice. Frozen weights change
+ * only through the module interface, which sets `dirty`. */
+static uint64_t trained_fingerprint(const llama *m)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < vimo_params_count(m->base.params); i++) {
+        vimo_tensor *t = vimo_params_at(m->base.params, i, NULL);
+        if (!vimo_tensor_requires_grad(t)) continue;
+        const float *d = vimo_tensor_data(t);
+        uint64_t s = 0;
+        for (int64_t j = 0, n = vimo_tensor_numel(t); j < n; j++) {
+            uint32_t u;
+            memcpy(&u, d + j, sizeof u);
+            s += (uint64_t)u * (uint64_t)(uint32_t)(2 * j + 1);
+        }
+        h = (h ^ s ^ (uint64_t)i) * 1099511628211ull;
+    }
+    return h;
+}
+
 /* Points the engine's model view at the current weights (adapters folded
  * into scratch copies) and rebuilds the decoder, which repacks them. */
 static vimo_status refresh_decoder(llama *m)
@@ -413,7 +446,7 @@ static vimo_status refresh_decoder(llama *m)
     vimo_llama_decoder_free(m->dec);
     m->dec = NULL;
     vimo_status st = vimo_llama_decoder_new(&m->view, c->seq_len, m->threads, &m->dec);
-    if (!st) m->dirty = 0;
+    if (!st) m->dirty = 0, m->trained_fp = trained_fingerprint(m);
     return st;
 }
 
@@ -446,16 +479,24 @@ static vimo_status generate(void *inst, const float *prefix, int64_t n_prefix, c
         return vimo_error(VIMO_ERR_INVALID, "llm.llama: %lld prefix + %lld prompt positions exceed seq_len %d",
                           (long long)n_prefix, (long long)n_prompt, m->cfg.seq_len);
     vimo_status st = VIMO_OK;
-    if (m->dirty || !m->dec) VIMO_TRY(refresh_decoder(m));
+    if (m->dirty || !m->dec || trained_fingerprint(m) != m->trained_fp) VIMO_TRY(refresh_decoder(m));
     vimo_llama_sampler s;
     VIMO_TRY(vimo_llama_sampler_init(&s, m->cfg.vocab_size, cfg->temperature, cfg->top_p, cfg->top_k, cfg->seed));
     int64_t want = cfg->max_new_tokens < max_out ? cfg->max_new_tokens : max_out;
     collect c = {out, want, 0, n_prompt - 1};
-    int32_t stop[2] = {m->cfg.eos_id >= 0 ? m->cfg.eos_id : 2, m->cfg.bos_id >= 0 ? m->cfg.bos_id : 1};
+    /* Stop at EOS and BOS (as llama2.c) of the config and the tokenizer, those
+     * that exist: an HF config without them must not stop at ids 1 and 2,
+     * ordinary tokens there (llama2.c files always have bos 1, eos 2). */
+    int32_t cand[4] = {m->cfg.eos_id, m->cfg.bos_id, m->tok ? vimo_tokenizer_eos(m->tok) : -1,
+                       m->tok ? vimo_tokenizer_bos(m->tok) : -1};
+    int32_t stop[4];
+    int n_stop = 0;
+    for (int i = 0; i < 4; i++)
+        if (cand[i] >= 0 && cand[i] < m->cfg.vocab_size) stop[n_stop++] = cand[i];
     int steps = (int)(n_prompt + want);
     if (want > 0)
         st = vimo_llama_generate(m->dec, &s, prefix, (int)n_prefix, prompt, (int)n_prompt, steps, stop,
-                                 cfg->stop_at_eos ? 2 : 0, emit_token, &c, NULL);
+                                 cfg->stop_at_eos ? n_stop : 0, emit_token, &c, NULL);
     vimo_llama_sampler_free(&s);
     *n_out = c.n;
 fail:
