@@ -6,6 +6,7 @@ side by side per QA category with the majority-answer baseline.
   vimo run experiments/ablation.lua                 # the main job
   vimo run experiments/ablation.lua resume=true     # continue a killed run
   vimo run experiments/ablation.lua instruct_epochs=8 align_epochs=4  # passed on
+  vimo run experiments/ablation.lua report_only=true  # redo tables and plots
 
 It builds the dataset once, then runs experiments/{motion_only,video_only,
 joint}.lua as child processes (`parallel` at a time, one kernel thread each:
@@ -19,7 +20,8 @@ local vimo = require "vimo"
 local report = require "vimo.report"
 local data = require "vimo.data"
 
-local OWN = {run = "ablation", results_dir = "results", parallel = 2, experiments = "joint,motion_only,video_only"}
+local OWN = {run = "ablation", results_dir = "results", parallel = 2, experiments = "joint,motion_only,video_only",
+             report_only = false}
 -- Relative cost, to balance the lanes (video and joint decode frames too).
 local COST = {motion_only = 1, video_only = 2, joint = 3}
 
@@ -33,53 +35,42 @@ end
 table.sort(pass)
 
 local dir = opt.results_dir .. "/" .. opt.run
+local runs_dir = dir .. "/runs"
 assert(vimo.mkdir(dir))
-assert(vimo.mkdir(dir .. "/runs"))
-local t0 = vimo.now()
-
--- 1. the dataset, built once (the children then read the cache).
-io.stderr:write("== ablation: dataset\n")
-local dopts = {quiet = false}
-if args.data_limit and args.data_limit > 0 then dopts.limit = args.data_limit end
-if args.video_size then dopts.S = args.video_size end
-if args.frames then dopts.F = args.frames end
-local ds = assert(data.load(dopts))
-local counts = {}
-for _, s in ipairs({"train", "val", "test"}) do counts[s] = #ds:split(s) end
-io.stderr:write(("   %d train, %d val, %d test clips\n"):format(counts.train, counts.val, counts.test))
-ds = nil
-collectgarbage()
-
--- 2. the three experiments as child processes, in balanced lanes.
-local names = {}
-for n in opt.experiments:gmatch("[^,%s]+") do names[#names + 1] = n end
-table.sort(names, function(a, b) return (COST[a] or 1) > (COST[b] or 1) end)
-local lanes, load = {}, {}
-for i = 1, math.max(1, opt.parallel) do lanes[i], load[i] = {}, 0 end
-for _, n in ipairs(names) do
-  local best = 1
-  for i = 2, #lanes do if load[i] < load[best] then best = i end end
-  table.insert(lanes[best], n)
-  load[best] = load[best] + (COST[n] or 1)
-end
+assert(vimo.mkdir(runs_dir))
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local exe = vimo.executable or "vimo"
-local runs_dir = dir .. "/runs"
-local extra = #pass > 0 and (" " .. table.concat(pass, " ")) or ""
-for i, lane in ipairs(lanes) do
-  if #lane > 0 then
-    local cmds = {}
-    for _, n in ipairs(lane) do
-      local script = vimo.source_dir .. "/experiments/" .. n .. ".lua"
-      cmds[#cmds + 1] = ("%s run %s run=%s results_dir=%s threads=1%s > %s 2>&1 || echo %s >> %s/failed"):format(
-        q(exe), q(script), n, q(runs_dir), extra, q(runs_dir .. "/" .. n .. ".log"), n, q(runs_dir))
-    end
-    os.remove(("%s/lane%d.done"):format(runs_dir, i))
-    os.execute(("( %s ; touch %s ) &"):format(table.concat(cmds, " ; "), q(("%s/lane%d.done"):format(runs_dir, i))))
+
+--- The dataset, built once so that the children only read the cache.
+local function build_dataset()
+  io.stderr:write("== ablation: dataset\n")
+  local dopts = {quiet = false}
+  if args.data_limit and args.data_limit > 0 then dopts.limit = args.data_limit end
+  if args.video_size then dopts.S = args.video_size end
+  if args.frames then dopts.F = args.frames end
+  local counts = {}
+  do -- scoped: the children load their own copy
+    local ds = assert(data.load(dopts))
+    for _, s in ipairs({"train", "val", "test"}) do counts[s] = #ds:split(s) end
   end
+  collectgarbage()
+  io.stderr:write(("   %d train, %d val, %d test clips\n"):format(counts.train, counts.val, counts.test))
+  return counts
 end
-os.remove(runs_dir .. "/failed")
+
+--- Splits the experiments into `parallel` lanes of balanced cost.
+local function plan_lanes(names)
+  table.sort(names, function(a, b) return (COST[a] or 1) > (COST[b] or 1) end)
+  local lanes, load = {}, {}
+  for i = 1, math.max(1, opt.parallel) do lanes[i], load[i] = {}, 0 end
+  for _, n in ipairs(names) do
+    local best = 1
+    for i = 2, #lanes do if load[i] < load[best] then best = i end end
+    table.insert(lanes[best], n)
+    load[best] = load[best] + (COST[n] or 1)
+  end
+  return lanes
+end
 
 local function last_line(path)
   local f = io.open(path, "rb")
@@ -93,64 +84,105 @@ local function last_line(path)
   return line
 end
 
-local function all_done()
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Starts every lane in the background and shows the children's progress
+-- until all lanes are done; raises if an experiment failed.
+local function run_children()
+  local names = {}
+  for n in opt.experiments:gmatch("[^,%s]+") do names[#names + 1] = n end
+  local lanes = plan_lanes(names)
+  local exe = vimo.executable or "vimo"
+  local extra = #pass > 0 and (" " .. table.concat(pass, " ")) or ""
+  os.remove(runs_dir .. "/failed")
   for i, lane in ipairs(lanes) do
-    if #lane > 0 then
-      local f = io.open(("%s/lane%d.done"):format(runs_dir, i))
-      if not f then return false end
-      f:close()
+    local cmds = {}
+    for _, n in ipairs(lane) do
+      local script = vimo.source_dir .. "/experiments/" .. n .. ".lua"
+      cmds[#cmds + 1] = ("%s run %s run=%s results_dir=%s threads=1%s > %s 2>&1 || echo %s >> %s"):format(
+        q(exe), q(script), n, q(runs_dir), extra, q(runs_dir .. "/" .. n .. ".log"), n, q(runs_dir .. "/failed"))
+    end
+    local done = ("%s/lane%d.done"):format(runs_dir, i)
+    os.remove(done)
+    if #cmds == 0 then cmds[1] = "true" end
+    os.execute(("( %s ; touch %s ) &"):format(table.concat(cmds, " ; "), q(done)))
+  end
+  local function all_done()
+    for i = 1, #lanes do
+      if not exists(("%s/lane%d.done"):format(runs_dir, i)) then return false end
+    end
+    return true
+  end
+  local tty = vimo.isatty(2)
+  local shown, last_print = 0, 0
+  while not all_done() do
+    os.execute("sleep 1")
+    local lines = {}
+    for _, n in ipairs(names) do
+      lines[#lines + 1] = ("  %-12s %s"):format(n, last_line(runs_dir .. "/" .. n .. ".log"))
+    end
+    if tty then
+      if shown > 0 then io.stderr:write(("\27[%dA"):format(shown)) end
+      for _, l in ipairs(lines) do io.stderr:write("\27[2K", l:sub(1, 120), "\n") end
+      shown = #lines
+    elseif vimo.now() - last_print >= 30 then
+      for _, l in ipairs(lines) do io.stderr:write(l, "\n") end
+      last_print = vimo.now()
     end
   end
-  return true
-end
-
-local tty = vimo.isatty(2)
-local shown, last_print = 0, 0
-while not all_done() do
-  os.execute("sleep 1")
-  local lines = {}
-  for _, n in ipairs(names) do lines[#lines + 1] = ("  %-12s %s"):format(n, last_line(runs_dir .. "/" .. n .. ".log")) end
-  if tty then
-    if shown > 0 then io.stderr:write(("\27[%dA"):format(shown)) end
-    for _, l in ipairs(lines) do io.stderr:write("\27[2K", l:sub(1, 120), "\n") end
-    shown = #lines
-  elseif vimo.now() - last_print >= 30 then
-    for _, l in ipairs(lines) do io.stderr:write(l, "\n") end
-    last_print = vimo.now()
+  local failed = io.open(runs_dir .. "/failed")
+  if failed then
+    local what = failed:read("a"):gsub("\n", " ")
+    failed:close()
+    error(("ablation: experiment(s) failed: %s(see %s/*.log)"):format(what, runs_dir), 0)
   end
 end
-local failed = io.open(runs_dir .. "/failed")
-if failed then
-  local what = failed:read("a")
-  failed:close()
-  error(("ablation: experiment(s) failed: %s(see %s/*.log)"):format(what:gsub("\n", " "), runs_dir))
+
+local function read_json(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local t = vimo.json_decode(f:read("a"))
+  f:close()
+  return t
 end
 
--- 3. the report.
-local runs = {}
-for _, n in ipairs({"motion_only", "video_only", "joint"}) do
-  local f = io.open(("%s/%s/results.json"):format(runs_dir, n))
-  if f then
-    runs[#runs + 1] = {name = n, results = vimo.json_decode(f:read("a"))}
-    f:close()
+--- Tables on stdout, results.json, results.md and the plots.
+local function write_report(counts, wall)
+  local runs = {}
+  for _, n in ipairs({"motion_only", "video_only", "joint"}) do
+    local r = read_json(("%s/%s/results.json"):format(runs_dir, n))
+    if r then runs[#runs + 1] = {name = n, results = r} end
   end
+  local t = report.table(runs)
+  io.stdout:write("\n", report.text(t), ("\nwall time: %.0f s (GEMM kernels: %s)\n"):format(wall, vimo.gemm_arch()))
+  local summary = {wall_seconds = wall, splits = counts, table = t, runs = {}}
+  for _, r in ipairs(runs) do
+    summary.runs[r.name] = {eval = r.results.eval, align = r.results.align and r.results.align.final_loss,
+                            instruct = r.results.instruct and r.results.instruct.final_loss}
+  end
+  local f = assert(io.open(dir .. "/results.json", "wb"))
+  f:write(vimo.json_encode(summary, true), "\n")
+  f:close()
+  f = assert(io.open(dir .. "/results.md", "wb"))
+  f:write(("# vimo ablation: motion-only vs video-only vs joint\n\nWall time %.0f s. Splits: %d train, %d val, "
+           .. "%d test clips.\n\n"):format(wall, counts.train or 0, counts.val or 0, counts.test or 0),
+          report.markdown(t))
+  f:close()
+  local plots, why = report.plots(dir, runs, t)
+  io.stdout:write(("results: %s/results.json, %s/results.md%s\n"):format(dir, dir,
+    plots and (", " .. table.concat(plots, ", ")) or (" (no plots: " .. tostring(why) .. ")")))
 end
-local t = report.table(runs)
-local wall = vimo.now() - t0
-local text = report.text(t)
-io.stdout:write("\n", text, ("\nwall time: %.0f s (%s)\n"):format(wall, vimo.gemm_arch()))
-local summary = {wall_seconds = wall, splits = counts, table = t, runs = {}}
-for _, r in ipairs(runs) do
-  summary.runs[r.name] = {eval = r.results.eval, align = r.results.align and r.results.align.final_loss,
-                          instruct = r.results.instruct and r.results.instruct.final_loss}
+
+if opt.report_only then
+  local old = read_json(dir .. "/results.json") or {}
+  write_report(old.splits or {}, old.wall_seconds or 0)
+else
+  local t0 = vimo.now()
+  local counts = build_dataset()
+  run_children()
+  write_report(counts, vimo.now() - t0)
 end
-local f = assert(io.open(dir .. "/results.json", "wb"))
-f:write(vimo.json_encode(summary, true), "\n")
-f:close()
-f = assert(io.open(dir .. "/results.md", "wb"))
-f:write(("# vimo ablation: motion-only vs video-only vs joint\n\nWall time %.0f s. Splits: %d train, %d val, %d test clips.\n\n")
-  :format(wall, counts.train, counts.val, counts.test), report.markdown(t))
-f:close()
-local plots, why = report.plots(dir, runs, t)
-io.stdout:write(("results: %s/results.json, %s/results.md%s\n"):format(dir, dir,
-  plots and (", " .. table.concat(plots, ", ")) or (" (no plots: " .. tostring(why) .. ")")))

@@ -22,7 +22,8 @@
  * Options: --data DIR (default <source>/data/motion: every *.bvh[.gz] below
  * it), --clips N (N clips evenly spaced over the sorted list, 0 = all;
  * default 24), --batch B (16), --frames T (64), --enc-threads LIST (1,2),
- * --skip-pipeline, --skip-encoders.
+ * --skip-pipeline, --skip-encoders. With --cpu-time the pipeline's CPU time
+ * is divided by 1 and each encoder row's by its own thread count.
  * Not here: video decoding, rendering, the optimiser step.
  */
 #include <dirent.h>
@@ -263,7 +264,9 @@ static int bench_pipeline(vimo_bench_run *run, const char *data, int want)
     const vimo_bench_body fns[5] = {body_parse, body_fk, body_retarget, body_features, body_pipeline};
     void *const args[5] = {&s, &s, &s, &s, &s};
     vimo_bench_timing t[5];
-    if (vimo_bench_time(run, 5, fns, args, t)) goto done;
+    vimo_bench_run one = *run; /* --cpu-time divides by the threads: the library uses one */
+    one.threads = 1;
+    if (vimo_bench_time(&one, 5, fns, args, t)) goto done;
     stage_row(run, "parse", &s, s.src_frames, "source", &t[0]);
     stage_row(run, "fk", &s, s.src_frames, "source", &t[1]);
     stage_row(run, "retarget", &s, s.src_frames, "source", &t[2]);
@@ -340,7 +343,9 @@ static int bench_encoder(vimo_bench_run *run, const char *id, int64_t b, int64_t
         const vimo_bench_body fns[2] = {body_forward, body_train};
         void *const args[2] = {&a, &a};
         vimo_bench_timing tm[2];
-        if (vimo_bench_time(run, 2, fns, args, tm)) goto done;
+        vimo_bench_run at = *run; /* --cpu-time divides by this run's thread count */
+        at.threads = (int)threads[k];
+        if (vimo_bench_time(&at, 2, fns, args, tm)) goto done;
         double frames = (double)(b * t), f = frames / tm[0].median_s, fb = frames / tm[1].median_s;
         vimo_bench_printf(run, "%-27s %8lld %7lld %12.0f %12.0f %9.2f %9.2f\n", id, nparam, threads[k], f, fb,
                           tm[0].median_s * 1e3, tm[1].median_s * 1e3);

@@ -42,10 +42,11 @@ M.options = {
   {name = "projector", default = "projector.mlp2x_gelu", help = "projector plugin id (both modalities)"},
   {name = "enc_dim", default = 128, help = "encoder token width"},
   {name = "motion_frames", default = 64, help = "motion window in frames (20 fps): crops and pads"},
-  {name = "lora_rank", default = 8, help = "LoRA rank (MotionLLM: 64 on a 7B model)"},
+  {name = "lora_rank", default = 16, help = "LoRA rank (MotionLLM: 64 on a 7B model)"},
   {name = "lora_alpha", default = 16.0, help = "LoRA alpha (scale alpha / rank)"},
   {name = "lora_dropout", default = 0.05, help = "dropout on the LoRA input"},
-  {name = "lora_targets", default = "q,v", help = "projections that get adapters"},
+  {name = "lora_targets", default = "q,k,v,o,gate,up,down",
+   help = "projections that get adapters (MotionLLM: q,v on a 7B model; a 260K-parameter LLM needs all)"},
   {name = "proj_norm", default = -1.0, help = "projector out_norm: RMS of each modality token (-1: the RMS of "
      .. "the LLM's token embeddings, 0: off)"},
   {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},

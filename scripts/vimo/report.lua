@@ -139,7 +139,7 @@ function M.plots(dir, runs, t)
   end
   if #curves > 0 then
     write(dir .. "/loss.gp", table.concat({
-      "set terminal pngcairo size 900,500",
+      "set terminal pngcairo size 900,500 noenhanced",
       ("set output '%s/loss.png'"):format(dir),
       "set title 'training loss (answer tokens) per step'",
       "set xlabel 'step'", "set ylabel 'cross-entropy'", "set key outside right", "set grid",
@@ -160,8 +160,9 @@ function M.plots(dir, runs, t)
     cols[#cols + 1] = ("'%s/accuracy.dat' using %d:xtic(1) title '%s'"):format(dir, i - 1, t.header[i])
   end
   write(dir .. "/accuracy.gp", table.concat({
-    "set terminal pngcairo size 900,500",
+    "set terminal pngcairo size 900,500 noenhanced",
     ("set output '%s/accuracy.png'"):format(dir),
+    "set xtics rotate by -30",
     "set title 'QA accuracy per category (test split)'",
     "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
     "set yrange [0:100]", "set ylabel 'accuracy (%)'", "set grid ytics", "set key outside right",

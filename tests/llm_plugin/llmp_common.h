@@ -172,10 +172,7 @@ static inline float *llmp_engine_logits(const vimo_llama_model *m, const float *
     return out;
 }
 
-/* A model view for the engine over the plugin's current parameters, found
- * by name (no adapters folded: call it on a model without LoRA or after
- * lora_merge). `cfg` describes the plugin's model. Free with
- * llmp_view_free. */
+/* Data of the parameter named by fmt (with %d = l), or NULL. */
 static inline const float *llmp_pdata(const llmp *p, const char *fmt, int l)
 {
     char name[128];
@@ -184,6 +181,10 @@ static inline const float *llmp_pdata(const llmp *p, const char *fmt, int l)
     return t ? vimo_tensor_data(t) : NULL;
 }
 
+/* A model view for the engine over the plugin's current parameters, found
+ * by name, as the plugin's refresh_decoder() builds it (no adapters folded:
+ * use it on a model without LoRA or after lora_merge). `cfg` describes the
+ * plugin's model. Free with llmp_view_free. */
 static inline vimo_llama_model *llmp_view(const llmp *p, const vimo_llama_config *cfg)
 {
     vimo_llama_model *m = calloc(1, sizeof *m);

@@ -17,7 +17,11 @@
  *    plugin's parameters): greedy tokens equal the argmax of the forward
  *    logits of the same sequence (positions with a near tie skipped);
  *  - a randomly initialised plugin model: the engine pointed at the plugin's
- *    parameters by name (as refresh_decoder() does) against forward.
+ *    parameters by name (as refresh_decoder() does) against forward;
+ *  - key_mask: a left-padded row with masked padding keys equals the torch
+ *    logits of the unpadded tokens (RoPE scores are relative);
+ *  - stop tokens of generate(): the config's and tokenizer's EOS/BOS that
+ *    exist, never ids 1 and 2 by default.
  * Not here: LoRA (test_llmp_lora.c), speed (vimo bench decode).
  */
 #include "llmp_common.h"
