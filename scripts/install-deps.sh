@@ -13,6 +13,7 @@ PKGS=(
   libcairo2-dev                           # motion renderer
   zlib1g-dev                              # gzip-compressed BVH
   libcmocka-dev                           # unit tests
+  lua-check                               # luacheck: no globals in the Lua library
   gnuplot-nox                             # result plots (PNG)
 )
 

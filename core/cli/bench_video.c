@@ -26,9 +26,12 @@
  *
  * Repetitions: --reps N and --warmup N as for every benchmark, but when
  * they are not given this benchmark uses 5 runs after 1 warm-up for
- * decoding and 3 after 1 for the encoders (a ViT forward takes seconds),
- * so the default run stays near a minute. Other options: --skip-decode,
- * --skip-encoders, --skip-render.
+ * decoding, and for the encoders 1 warm-up and up to 3 runs per row
+ * (encoder, S, threads), stopping once a row's runs have taken 4 s (a ViT forward
+ * of 64 frames takes seconds on 2 cores), so the default run stays near a
+ * minute; an explicit --reps N always takes N. Other options:
+ * --sizes LIST, --dec-threads LIST, --enc-threads LIST, --encoders
+ * video_cnn,video_vit, --skip-decode, --skip-encoders, --skip-render.
  * Not here: the backward pass of the encoders, batching of clips across
  * reader threads (a data loader's parallelism), GPU decoding.
  */
@@ -60,6 +63,7 @@
 #define MAX_DEPTH 4
 #define MAX_LIST 8
 #define CLIPS_PER_BATCH 8 /* B */
+#define ROW_BUDGET_S 4.0  /* encoder rows stop sampling after this, unless --reps */
 
 /* ---- options ------------------------------------------------------------------- */
 
@@ -67,6 +71,7 @@ typedef struct {
     long long sizes[MAX_LIST], dec_threads[MAX_LIST], enc_threads[MAX_LIST];
     int nsizes, ndec, nenc;
     int dec_reps, dec_warmup, enc_reps, enc_warmup;
+    int enc_reps_given; /* 1: --reps given, no time budget per encoder row */
 } video_opts;
 
 /* --reps / --warmup as given, else this benchmark's own default. */
@@ -92,6 +97,7 @@ static int parse_opts(const vimo_bench_run *run, video_opts *o)
     o->dec_reps = reps_or(run, "reps", run->reps, 5);
     o->dec_warmup = reps_or(run, "warmup", run->warmup, 1);
     o->enc_reps = reps_or(run, "reps", run->reps, 3);
+    o->enc_reps_given = vimo_cli_opt(run->argc, run->argv, "reps") != NULL;
     o->enc_warmup = reps_or(run, "warmup", run->warmup, 1);
     return 0;
 }
@@ -146,7 +152,8 @@ static vimo_status find_videos(const char *dir, int depth, strlist *out)
         if (stat(path, &sb) != 0) continue;
         if (S_ISDIR(sb.st_mode) && depth < MAX_DEPTH) st = find_videos(path, depth + 1, out);
         else if (S_ISREG(sb.st_mode) && is_video_name(e->d_name)) {
-            if (out->n >= MAX_FILES) st = vimo_error(VIMO_ERR_INVALID, "video: over %d video files under %s", MAX_FILES, dir);
+            if (out->n >= MAX_FILES)
+                st = vimo_error(VIMO_ERR_INVALID, "video: over %d video files under %s", MAX_FILES, dir);
             else if (push(out, path)) st = vimo_error(VIMO_ERR_NOMEM, "video: out of memory");
         }
     }
@@ -161,6 +168,19 @@ static double cpu_now(void)
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* path without the source folder prefix, for the table. */
+static const char *show_path(const char *p)
+{
+    size_t n = strlen(VIMO_SOURCE_DIR);
+    return strncmp(p, VIMO_SOURCE_DIR, n) == 0 && p[n] == '/' ? p + n + 1 : p;
 }
 
 /* Renders the HumanML3D joints (T, 22, 3) of `motion` at 20 fps, 256 x 256,
@@ -180,22 +200,16 @@ static vimo_status render_clip(vimo_bench_run *run, const char *motion, const ch
     double t0 = vimo_bench_now();
     st = vimo_render_mp4(a.data, (int)a.shape[0], VIMO_HML3D_JOINTS, vimo_hml3d_parents(), VIMO_HML3D_FPS, &o, out);
     if (!st)
-        vimo_bench_printf(run, "rendered %s: %lld frames at %d fps, %dx%d, in %.2f s\n", motion, (long long)a.shape[0],
-                          VIMO_HML3D_FPS, o.width, o.height, vimo_bench_now() - t0);
+        vimo_bench_printf(run, "rendered %s: %lld frames at %d fps, %dx%d, in %.2f s\n", show_path(motion),
+                          (long long)a.shape[0], VIMO_HML3D_FPS, o.width, o.height, vimo_bench_now() - t0);
     vimo_npy_free(&a);
     return st;
 }
 
 /* ---- decode + preprocess ------------------------------------------------------- */
 
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-static vimo_status decode_row(vimo_bench_run *run, const video_opts *o, const char *path, int shipped, int size,
-                              int threads)
+static vimo_status decode_row(vimo_bench_run *run, const video_opts *o, const char *path,
+                              const vimo_video_info *in, int shipped, int size, int threads)
 {
     vimo_video_opts vo = {.threads = threads};
     vimo_video_timing t;
@@ -216,6 +230,10 @@ static vimo_status decode_row(vimo_bench_run *run, const video_opts *o, const ch
         cJSON_AddStringToObject(r, "clip", base_name(path));
         cJSON_AddStringToObject(r, "path", path);
         cJSON_AddBoolToObject(r, "shipped", shipped);
+        cJSON_AddNumberToObject(r, "width", in->width);
+        cJSON_AddNumberToObject(r, "height", in->height);
+        cJSON_AddStringToObject(r, "codec", in->codec);
+        cJSON_AddNumberToObject(r, "duration_s", in->duration_s);
         cJSON_AddNumberToObject(r, "size", size);
         cJSON_AddNumberToObject(r, "decoder_threads", threads);
         cJSON_AddNumberToObject(r, "frames", NFRAMES);
@@ -245,12 +263,12 @@ static vimo_status decode_clip(vimo_bench_run *run, const video_opts *o, const c
     st = vimo_video_get_info(v, &in);
     vimo_video_free(v);
     if (st) return st;
-    vimo_bench_printf(run, "%s: %dx%d %s, %.2f s, %lld frames at %.3g fps%s\n", shipped ? path : base_name(path),
-                      in.width, in.height, in.codec, in.duration_s, (long long)in.frame_count, in.fps,
-                      shipped ? "" : " (rendered by vimo, keyframe every 1 s)");
+    vimo_bench_printf(run, "%s: %dx%d %s, %.2f s, %lld frames at %.3g fps%s\n",
+                      shipped ? show_path(path) : base_name(path), in.width, in.height, in.codec, in.duration_s,
+                      (long long)in.frame_count, in.fps, shipped ? "" : " (rendered by vimo, keyframe every 1 s)");
     for (int i = 0; i < o->nsizes && !st; i++)
         for (int j = 0; j < o->ndec && !st; j++)
-            st = decode_row(run, o, path, shipped, (int)o->sizes[i], (int)o->dec_threads[j]);
+            st = decode_row(run, o, path, &in, shipped, (int)o->sizes[i], (int)o->dec_threads[j]);
     return st;
 }
 
@@ -272,7 +290,11 @@ static int bench_decode(vimo_bench_run *run, const video_opts *o)
             goto done;
         }
         made_dir = 1;
-        if (render_clip(run, motion ? motion : def_motion, tmpdir, rendered, sizeof rendered)) goto done;
+        /* No motion file (an install without the source tree): a note, not a failure. */
+        if (render_clip(run, motion ? motion : def_motion, tmpdir, rendered, sizeof rendered)) {
+            vimo_bench_printf(run, "rendered clip skipped: %s (give --motion FILE.npy)\n", vimo_last_error());
+            rendered[0] = '\0';
+        }
     }
     vimo_bench_printf(run, "\ndecode + preprocess: cold open + %d uniformly sampled frames + CLIP resize/crop/"
                            "normalise + free\n(vimo_video_time_clip), median of %d runs after %d warm-up; "
@@ -316,26 +338,28 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median seconds of `reps` forwards after `warmup`. A forward lasts far
- * longer than the timer's resolution, so one call is one sample (unlike
- * vimo_bench_time, whose sizing call would add a forward to every row).
+/* Median seconds of up to o->enc_reps forwards. A forward lasts far longer
+ * than the timer's resolution, so one call is one sample (vimo_bench_time's
+ * sizing call would add a forward to every row). Without an explicit
+ * --reps, sampling stops once ROW_BUDGET_S is spent (at least one sample):
+ * a ViT forward of 64 frames takes seconds on this 2-core box.
  * With --cpu-time: process CPU time / threads. */
 static vimo_status time_forward(const vimo_bench_run *run, const video_opts *o, enc_arg *a, int threads,
-                                double *median_s, double *min_s)
+                                double *median_s, double *min_s, int *reps_done)
 {
-    double v[1000];
+    double v[1000], spent = 0.0;
     vimo_status st;
-    int reps = o->enc_reps < 1000 ? o->enc_reps : 1000;
-    for (int i = 0; i < o->enc_warmup; i++)
+    int max = o->enc_reps < 1000 ? o->enc_reps : 1000, n = 0;
+    while (n < max && (o->enc_reps_given || n == 0 || spent < ROW_BUDGET_S)) {
+        double w0 = vimo_bench_now(), t0 = run->cpu_time ? cpu_now() / threads : w0;
         if ((st = forward_once(a))) return st;
-    for (int i = 0; i < reps; i++) {
-        double t0 = run->cpu_time ? cpu_now() / threads : vimo_bench_now();
-        if ((st = forward_once(a))) return st;
-        v[i] = (run->cpu_time ? cpu_now() / threads : vimo_bench_now()) - t0;
+        v[n++] = (run->cpu_time ? cpu_now() / threads : vimo_bench_now()) - t0;
+        spent += vimo_bench_now() - w0;
     }
-    qsort(v, (size_t)reps, sizeof *v, cmp_double);
-    *median_s = reps % 2 ? v[reps / 2] : 0.5 * (v[reps / 2 - 1] + v[reps / 2]);
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *median_s = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
     *min_s = v[0];
+    *reps_done = n;
     return VIMO_OK;
 }
 
@@ -385,15 +409,20 @@ static vimo_status bench_encoder_size(vimo_bench_run *run, const video_opts *o, 
     long long nparam = 0;
     for (int i = 0; i < mod->num_params(a.h); i++) nparam += vimo_tensor_numel(mod->param(a.h, i, NULL));
     for (int k = 0; k < o->nenc && !st; k++) {
-        int threads = (int)o->enc_threads[k];
+        int threads = (int)o->enc_threads[k], reps;
         double med, best;
         vimo_set_num_threads(threads);
-        if ((st = time_forward(run, o, &a, threads, &med, &best))) break;
+        /* Warm-up at each thread count: on the 2-core box the first forward
+         * at 2 threads after a warm-up at 1 took 2-23 s instead of 0.4 s
+         * (perf: 78 % spinning in BLIS's thread barrier, 15 % in libgomp's),
+         * and warming the pools with a threaded matmul did not remove it. */
+        for (int i = 0; i < o->enc_warmup && !st; i++) st = forward_once(&a);
+        if (st || (st = time_forward(run, o, &a, threads, &med, &best, &reps))) break;
         double fps = (double)frames / med;
         char geo[32] = "";
         if (patch) snprintf(geo, sizeof geo, "patch %d", patch);
-        vimo_bench_printf(run, "%-18s %4d %-8s %9lld %3d %10.1f %10.1f %10.1f\n", id, size, geo, nparam, threads,
-                          med * 1e3, best * 1e3, fps);
+        vimo_bench_printf(run, "%-18s %4d %-8s %9lld %3d %4d %10.1f %10.1f %10.1f\n", id, size, geo, nparam,
+                          threads, reps, med * 1e3, best * 1e3, fps);
         cJSON *r = vimo_bench_result(run);
         if (r) {
             cJSON_AddStringToObject(r, "part", "encoder");
@@ -404,7 +433,7 @@ static vimo_status bench_encoder_size(vimo_bench_run *run, const video_opts *o, 
             cJSON_AddNumberToObject(r, "clips", CLIPS_PER_BATCH);
             cJSON_AddNumberToObject(r, "frames_per_clip", NFRAMES);
             cJSON_AddNumberToObject(r, "threads", threads);
-            cJSON_AddNumberToObject(r, "reps", o->enc_reps);
+            cJSON_AddNumberToObject(r, "reps", reps);
             cJSON_AddNumberToObject(r, "forward_ms", med * 1e3);
             cJSON_AddNumberToObject(r, "forward_ms_min", best * 1e3);
             cJSON_AddNumberToObject(r, "forward_frames_per_s", fps);
@@ -426,13 +455,17 @@ static int bench_encoders(vimo_bench_run *run, const video_opts *o)
         return 1;
     }
     vimo_bench_printf(run, "\nencoders: eval forward (no grad) of x (%d clips x %d frames, 3, S, S), default "
-                           "options; median of %d after %d warm-up%s; frames/s = %d / time\n",
-                      CLIPS_PER_BATCH, NFRAMES, o->enc_reps, o->enc_warmup, run->cpu_time ? " (CPU time / threads)" : "",
-                      CLIPS_PER_BATCH * NFRAMES);
-    vimo_bench_printf(run, "%-18s %4s %-8s %9s %3s %10s %10s %10s\n", "encoder", "S", "geometry", "params", "thr",
-                      "fwd ms", "best ms", "frames/s");
+                           "options;\nmedian of up to %d%s after %d warm-up per row%s; "
+                           "frames/s = %d / time\n",
+                      CLIPS_PER_BATCH, NFRAMES, o->enc_reps,
+                      o->enc_reps_given ? "" : " (fewer once a row has taken 4 s; --reps N forces N)", o->enc_warmup,
+                      run->cpu_time ? " (CPU time / threads)" : "", CLIPS_PER_BATCH * NFRAMES);
+    vimo_bench_printf(run, "%-18s %4s %-8s %9s %3s %4s %10s %10s %10s\n", "encoder", "S", "geometry", "params",
+                      "thr", "reps", "fwd ms", "best ms", "frames/s");
+    const char *only = vimo_cli_opt(run->argc, run->argv, "encoders");
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
         const vimo_plugin_desc *desc;
+        if (only && !strstr(only, ids[i] + strlen("encoder."))) continue;
         if (vimo_plugin_find(ids[i], &desc)) { /* being written elsewhere: not an error here */
             vimo_bench_printf(run, "%-18s skipped: its plugin did not load (vimo plugins lists why)\n", ids[i]);
             cJSON *r = vimo_bench_result(run);

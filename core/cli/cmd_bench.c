@@ -296,5 +296,9 @@ VIMO_COMMAND(g_cmd_bench, "bench", "measure kernels and pipelines (gemm, attenti
              "gemm:      --m LIST --k LIST --n LIST (default 1,64,256,512 / 768,3072 /\n"
              "           768,3072), --bias (matmul with a bias vector)\n"
              "attention: --t LIST (default 256,1024), --heads N (8), --head-dim N (64)\n"
+             "decode:    --tokens N, --model PATH, --decode-threads LIST (default 1,2):\n"
+             "           llm.llama's engine vs a naive llama2.c forward, tokens/s\n"
+             "motion:    BVH parse + FK + features frames/s, motion encoders fwd/bwd\n"
+             "video:     decode + preprocess of 8 frames, video encoders frames/s\n"
              "See bench/README.md for what each benchmark measures.",
              cmd_bench)

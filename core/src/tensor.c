@@ -222,7 +222,13 @@ vimo_status vimo_tensor_set_requires_grad(vimo_tensor *t, int on)
     if (!t) return vimo_error(VIMO_ERR_INVALID, "set_requires_grad: NULL tensor");
     if (t->node) return vimo_error(VIMO_ERR_STATE, "set_requires_grad: %s is an op result, not a leaf", vt_shape(t));
     if (!on) {
+        /* A frozen leaf needs no gradient: free it (a frozen 7B base would
+         * otherwise carry a full-size buffer of zeros). */
         t->flags &= ~VT_REQUIRES_GRAD;
+        if (!(t->flags & VT_CTX_OWNED)) {
+            free(t->grad);
+            t->grad = NULL;
+        }
         return VIMO_OK;
     }
     if (!t->grad && !(t->flags & VT_CTX_OWNED)) {

@@ -13,7 +13,8 @@
  *  - q/k/v, and gate/up, are fused into one packed matrix each.
  *  - keys are cached transposed per kv head, so attention scores vectorise
  *    across positions (each score is still q[0]k[0] + q[1]k[1] + ... in order);
- *    softmax sums and value sums of several heads are interleaved.
+ *    the softmax division is done where the weights are used, and the value
+ *    sums of several heads are interleaved.
  *  - expf is libm's, called once per score as in run.c: it is about a third of
  *    a stories260K step at 256 positions, the price of bit-exactness.
  *  - one OpenMP parallel region per step with barriers between phases;
@@ -81,7 +82,7 @@ struct vimo_llama_decoder {
     float *gu_out;             /* (2Hp) gate/up rows, interleaved by 16 */
     float *hb;                 /* (Hp) silu(gate) * up */
     float *att;                /* (nh, max_pos) */
-    float *hmax, *hsum;        /* (nh) softmax max and sum per head */
+    float *hsum;               /* (nh) softmax denominators */
     float *logits;             /* (V, padded) */
     float *xs, *xbs;           /* (nt, Cs) per-thread residual stream and normed input */
     int Cs;
@@ -299,27 +300,24 @@ KERNEL_CLONES static float scores(float *restrict att, const float *restrict q, 
     return r;
 }
 
-KERNEL_CLONES static void vdiv(float *restrict x, float s, int n)
-{
-    for (int i = 0; i < n; i++) x[i] /= s;
-}
-
-/* out[b] = sum over t of att[b][t] * v_b[t] for NB heads b (rows of att with
- * stride mp; v_b = vp[b] + t * K), each sum in t order from 0.0f as run.c's
- * xb[i] += a * v[i]. NB heads at once give NB independent dependency chains.
- * Written with GCC vector types: the loop vectoriser packs this badly. */
+/* out[b] = sum over t of (att[b][t] / den[b]) * v_b[t] for NB heads b (rows
+ * of att with stride mp; v_b = vp[b] + t * K): run.c's softmax division
+ * (att[t] /= sum) done where the value is used, then each sum in t order
+ * from 0.0f as run.c's xb[i] += a * v[i]. NB heads at once give NB
+ * independent dependency chains. GCC vector types: the loop vectoriser packs
+ * this badly. */
 typedef float v8f __attribute__((vector_size(32)));
 
 #define AV_KERNEL(HS, NB)                                                                                        \
     KERNEL_CLONES static void av_##HS##_##NB(float *restrict out, const float *restrict att, int mp,           \
-                                             const float *const *vp, int K, int n)                              \
+                                             const float *restrict den, const float *const *vp, int K, int n)  \
     {                                                                                                            \
         v8f acc[NB][HS / 8];                                                                                     \
         for (int b = 0; b < NB; b++)                                                                             \
             for (int k = 0; k < HS / 8; k++) acc[b][k] = (v8f){0};                                               \
         for (int t = 0; t < n; t++)                                                                              \
             for (int b = 0; b < NB; b++) {                                                                       \
-                const float a = att[(size_t)b * mp + t];                                                         \
+                const float a = att[(size_t)b * mp + t] / den[b];                                                \
                 const float *v = vp[b] + (size_t)t * K;                                                          \
                 for (int k = 0; k < HS / 8; k++) {                                                               \
                     v8f vk;                                                                                      \
@@ -339,14 +337,17 @@ AV_KERNEL(64, 1)
 AV_KERNEL(128, 1)
 
 /* Any head size, one head. */
-static void av_generic(float *restrict out, const float *restrict att, const float *restrict v, int K, int n, int hs)
+static void av_generic(float *restrict out, const float *restrict att, float den, const float *restrict v, int K,
+                       int n, int hs)
 {
     memset(out, 0, (size_t)hs * sizeof *out);
-    for (int t = 0; t < n; t++)
-        for (int i = 0; i < hs; i++) out[i] += att[t] * v[(size_t)t * K + i];
+    for (int t = 0; t < n; t++) {
+        const float a = att[t] / den;
+        for (int i = 0; i < hs; i++) out[i] += a * v[(size_t)t * K + i];
+    }
 }
 
-/* att_out[h] = sum_t att[h][t] v[t][kv(h)] for heads h0..h1. */
+/* att_out[h] = sum_t (att[h][t] / hsum[h]) v[t][kv(h)] for heads h0..h1. */
 static void attend_values(vimo_llama_decoder *d, const float *vc, int h0, int h1, int n)
 {
     int hs = d->hs, mp = d->max_pos, nb = hs <= 16 ? 4 : hs == 32 ? 2 : 1;
@@ -355,28 +356,28 @@ static void attend_values(vimo_llama_decoder *d, const float *vc, int h0, int h1
         int k = h1 - h >= nb ? nb : 1;
         for (int b = 0; b < k; b++) vp[b] = vc + ((h + b) / d->kv_mul) * hs;
         float *out = d->att_out + h * hs;
-        const float *att = d->att + (size_t)h * mp;
+        const float *att = d->att + (size_t)h * mp, *den = d->hsum + h;
         int done = 1;
         switch (hs * 8 + k) {
-        case 8 * 8 + 4: av_8_4(out, att, mp, vp, d->K, n); break;
-        case 8 * 8 + 1: av_8_1(out, att, mp, vp, d->K, n); break;
-        case 16 * 8 + 4: av_16_4(out, att, mp, vp, d->K, n); break;
-        case 16 * 8 + 1: av_16_1(out, att, mp, vp, d->K, n); break;
-        case 32 * 8 + 2: av_32_2(out, att, mp, vp, d->K, n); break;
-        case 32 * 8 + 1: av_32_1(out, att, mp, vp, d->K, n); break;
-        case 64 * 8 + 1: av_64_1(out, att, mp, vp, d->K, n); break;
-        case 128 * 8 + 1: av_128_1(out, att, mp, vp, d->K, n); break;
+        case 8 * 8 + 4: av_8_4(out, att, mp, den, vp, d->K, n); break;
+        case 8 * 8 + 1: av_8_1(out, att, mp, den, vp, d->K, n); break;
+        case 16 * 8 + 4: av_16_4(out, att, mp, den, vp, d->K, n); break;
+        case 16 * 8 + 1: av_16_1(out, att, mp, den, vp, d->K, n); break;
+        case 32 * 8 + 2: av_32_2(out, att, mp, den, vp, d->K, n); break;
+        case 32 * 8 + 1: av_32_1(out, att, mp, den, vp, d->K, n); break;
+        case 64 * 8 + 1: av_64_1(out, att, mp, den, vp, d->K, n); break;
+        case 128 * 8 + 1: av_128_1(out, att, mp, den, vp, d->K, n); break;
         default: done = 0;
         }
         if (!done)
-            for (int b = 0; b < k; b++) av_generic(out + b * hs, att + (size_t)b * mp, vp[b], d->K, n, hs);
+            for (int b = 0; b < k; b++) av_generic(out + b * hs, att + (size_t)b * mp, den[b], vp[b], d->K, n, hs);
         h += k;
     }
 }
 
 /* Attention of the query heads of kv heads g0..g1 at position pos of layer l:
- * run.c's per-head computation, with the heads interleaved (independent
- * dependency chains) and each head's own arithmetic order unchanged. */
+ * run.c's per-head computation in its arithmetic order; only the value sums
+ * of several heads run interleaved (attend_values). */
 static void attend(vimo_llama_decoder *d, int l, int g0, int g1, int pos)
 {
     int hs = d->hs, half = hs / 2, mp = d->max_pos, n = pos + 1;
@@ -393,16 +394,14 @@ static void attend(vimo_llama_decoder *d, int l, int g0, int g1, int pos)
     for (int h = h0; h < h1; h++) {
         float *q = d->qkv_out + h * hs;
         rope(q, c, s, hs, d->rope);
-        d->hmax[h] = scores(att + (size_t)h * mp, q, kT0 + (size_t)(h / d->kv_mul) * hs * mp, hs, n, mp, d->sqrt_hs);
-        d->hsum[h] = 0.0f;
+        float mx = scores(att + (size_t)h * mp, q, kT0 + (size_t)(h / d->kv_mul) * hs * mp, hs, n, mp, d->sqrt_hs);
+        float *x = att + (size_t)h * mp, sum = 0.0f; /* run.c softmax, the division comes in attend_values */
+        for (int t = 0; t < n; t++) {
+            x[t] = expf(x[t] - mx);
+            sum += x[t];
+        }
+        d->hsum[h] = sum;
     }
-    for (int h = h0; h < h1; h++) { /* softmax numerators */
-        float *x = att + (size_t)h * mp, mx = d->hmax[h];
-        for (int t = 0; t < n; t++) x[t] = expf(x[t] - mx);
-    }
-    for (int t = 0; t < n; t++) /* their sums, in t order per head, heads interleaved */
-        for (int h = h0; h < h1; h++) d->hsum[h] += att[(size_t)h * mp + t];
-    for (int h = h0; h < h1; h++) vdiv(att + (size_t)h * mp, d->hsum[h], n);
     attend_values(d, vc, h0, h1, n);
 }
 
@@ -491,14 +490,13 @@ static int alloc_all(vimo_llama_decoder *d)
     d->gu_out = falloc(2 * (size_t)d->Hp);
     d->hb = falloc((size_t)d->Hp);
     d->att = falloc((size_t)d->nh * mp);
-    d->hmax = falloc((size_t)d->nh);
     d->hsum = falloc((size_t)d->nh);
     d->logits = falloc((size_t)round_up(d->V, PANEL));
     d->xs = falloc((size_t)d->nt * (size_t)d->Cs);
     d->xbs = falloc((size_t)d->nt * (size_t)d->Cs);
     if (d->m->cfg.qkv_bias) d->bqkv = falloc(L * (size_t)(d->Q + 2 * d->K));
     return d->qkv && d->o && d->gu && d->down && d->kT && d->vc && d->rcos && d->rsin && d->qkv_out && d->att_out &&
-           d->proj && d->gu_out && d->hb && d->att && d->hmax && d->hsum && d->logits && d->xs && d->xbs &&
+           d->proj && d->gu_out && d->hb && d->att && d->hsum && d->logits && d->xs && d->xbs &&
            (!d->m->cfg.qkv_bias || d->bqkv);
 }
 
@@ -582,7 +580,7 @@ void vimo_llama_decoder_free(vimo_llama_decoder *d)
     free(d->gu);
     free(d->down);
     float *bufs[] = {d->bqkv, d->kT, d->vc, d->rcos, d->rsin, d->qkv_out, d->att_out, d->proj,
-                     d->gu_out, d->hb, d->att, d->hmax, d->hsum, d->logits, d->xs, d->xbs};
+                     d->gu_out, d->hb, d->att, d->hsum, d->logits, d->xs, d->xbs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(d);
 }

@@ -87,7 +87,7 @@ VIMO_API void vimo_tensor_fill(vimo_tensor *t, float v);
 /* ---- gradients ----------------------------------------------------------- */
 
 /* Marks t (caller-owned leaf) as trainable (on = 1) or frozen (on = 0).
- * Trainable tensors get a zeroed grad buffer. Errors: VIMO_ERR_STATE for a
+ * Trainable tensors get a zeroed grad buffer; freezing frees it. Errors: VIMO_ERR_STATE for a
  * tensor produced by an op (only leaves are set by hand), VIMO_ERR_NOMEM. */
 VIMO_API vimo_status vimo_tensor_set_requires_grad(vimo_tensor *t, int on);
 VIMO_API int vimo_tensor_requires_grad(const vimo_tensor *t);
