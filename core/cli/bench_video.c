@@ -27,9 +27,10 @@
  * Repetitions: --reps N and --warmup N as for every benchmark, but when
  * they are not given this benchmark uses 5 runs after 1 warm-up for
  * decoding, and for the encoders 1 warm-up and up to 3 runs per row
- * (encoder, S, threads), stopping once a row's runs have taken 4 s (a ViT forward
- * of 64 frames takes seconds on 2 cores), so the default run stays near a
- * minute; an explicit --reps N always takes N. Other options:
+ * (encoder, S, threads), stopping once a row's runs have taken 4 s (a ViT
+ * forward of 64 frames takes seconds on 2 cores), so that a default run on
+ * the idle 2-core box takes about a minute (the ViT's 8 or more forwards
+ * are most of it); an explicit --reps N always takes N. Other options:
  * --sizes LIST, --dec-threads LIST, --enc-threads LIST, --encoders
  * video_cnn,video_vit, --skip-decode, --skip-encoders, --skip-render.
  * Not here: the backward pass of the encoders, batching of clips across
@@ -94,6 +95,10 @@ static int parse_opts(const vimo_bench_run *run, video_opts *o)
     if ((s = vimo_cli_opt(run->argc, run->argv, "enc-threads")) &&
         (o->nenc = vimo_bench_int_list("enc-threads", s, o->enc_threads, MAX_LIST, 1, 512)) < 0)
         return -1;
+    if ((s = vimo_cli_opt(run->argc, run->argv, "encoders")) && !strstr(s, "video_cnn") && !strstr(s, "video_vit")) {
+        fprintf(stderr, "vimo bench: --encoders %s: expected video_cnn and/or video_vit\n", s);
+        return -1;
+    }
     o->dec_reps = reps_or(run, "reps", run->reps, 5);
     o->dec_warmup = reps_or(run, "warmup", run->warmup, 1);
     o->enc_reps = reps_or(run, "reps", run->reps, 3);
@@ -293,6 +298,12 @@ static int bench_decode(vimo_bench_run *run, const video_opts *o)
         /* No motion file (an install without the source tree): a note, not a failure. */
         if (render_clip(run, motion ? motion : def_motion, tmpdir, rendered, sizeof rendered)) {
             vimo_bench_printf(run, "rendered clip skipped: %s (give --motion FILE.npy)\n", vimo_last_error());
+            cJSON *r = vimo_bench_result(run);
+            if (r) {
+                cJSON_AddStringToObject(r, "part", "decode");
+                cJSON_AddStringToObject(r, "clip", "render.mp4");
+                cJSON_AddStringToObject(r, "skipped", vimo_last_error());
+            }
             rendered[0] = '\0';
         }
     }

@@ -73,6 +73,12 @@ static void test_projectors(void **state)
     assert_int_equal(check_plugin("projector.mlp2x_gelu",
                                   (const char *[]){"in_dim", "6", "out_dim", "4", "hidden", "5", NULL}, 3, x, 2),
                      0);
+    /* with the RMS-normalised output (out_norm) and its learned gain */
+    assert_int_equal(check_plugin("projector.mlp2x_gelu",
+                                  (const char *[]){"in_dim", "6", "out_dim", "4", "hidden", "5", "out_norm", "0.8",
+                                                   NULL},
+                                  3, x, 2),
+                     0);
     assert_int_equal(check_plugin("projector.resampler",
                                   (const char *[]){"in_dim", "6", "out_dim", "8", "queries", "3", "heads", "2", NULL},
                                   3, x, 2),
