@@ -28,6 +28,8 @@ struct vimo_video_writer {
     AVFrame *frame;         /* yuv420p, reused                              */
     AVPacket *pkt;
     struct SwsContext *sws; /* rgb24 -> yuv420p                             */
+    uint8_t *rgb_pad;       /* padded copy of the caller's frame: swscale's
+                               SIMD reads up to 16 bytes past a row's end   */
     int width, height;
     int64_t next_pts;       /* frames written, in 1/fps units               */
     int finished;
@@ -178,7 +180,11 @@ vimo_status vimo_video_writer_add_rgb(vimo_video_writer *w, const uint8_t *rgb)
                                        w->path);
     int ret = av_frame_make_writable(w->frame); /* the encoder may still hold it */
     if (ret < 0) return av_fail(w, ret, "frame");
-    const uint8_t *src[4] = {rgb, NULL, NULL, NULL};
+    size_t bytes = (size_t)3 * w->width * w->height;
+    if (!w->rgb_pad && !(w->rgb_pad = av_mallocz(bytes + 64)))
+        return vimo_error(VIMO_ERR_NOMEM, "video_writer: %s: frame buffer", w->path);
+    memcpy(w->rgb_pad, rgb, bytes);
+    const uint8_t *src[4] = {w->rgb_pad, NULL, NULL, NULL};
     int sstr[4] = {3 * w->width, 0, 0, 0};
     sws_scale(w->sws, src, sstr, 0, w->height, w->frame->data, w->frame->linesize);
     w->frame->pts = w->next_pts++;
@@ -216,6 +222,7 @@ void vimo_video_writer_free(vimo_video_writer *w)
     av_frame_free(&w->frame);
     av_packet_free(&w->pkt);
     sws_freeContext(w->sws);
+    av_free(w->rgb_pad);
     free(w->path);
     free(w->part);
     free(w);

@@ -51,7 +51,20 @@ end
 check(n > 0 and n < steps, "the resumed run continued mid-stage (" .. n .. " of " .. steps .. " steps)")
 check(same, "resumed losses are identical to the uninterrupted run's")
 
--- 3. the ablation driver on the same subset, with its report files
+-- 3. `vimo describe` answers about one clip with the trained run
+local out = tmp .. "/describe.txt"
+local dcmd = ("'%s' describe --checkpoint '%s/full' --motion '%s/data/motion/cmu_mocap/bvh/02_01.bvh.gz' "
+              .. "--prompt 'What is the person doing?' > '%s' 2>&1"):format(exe, tmp, src, out)
+check(os.execute(dcmd) == true, "describe exits 0")
+local fh = io.open(out)
+local answer = fh and fh:read("a") or ""
+if fh then fh:close() end
+check(#answer > 0, "describe printed an answer")
+local bad = ("'%s' describe --checkpoint '%s/full' --video '%s/data/video/mmaction2/demo.mp4' > /dev/null 2>&1")
+  :format(exe, tmp, src)
+check(os.execute(bad) ~= true, "a motion-only model refuses a video")
+
+-- 4. the ablation driver on the same subset, with its report files
 local cmd = ("'%s' run '%s/experiments/ablation.lua' results_dir='%s' run=abl %s > '%s/ablation.log' 2>&1"):format(
   exe, src, tmp, common, tmp)
 check(os.execute(cmd) == true, "ablation exits 0")
