@@ -81,6 +81,8 @@ typedef struct media_job {
     char *src;        /* BVH, features .npy or video path; a name for blobs */
     char *mp4;        /* render target, or NULL                           */
     char *map;        /* joint map name, or NULL to detect                */
+    vimo_joint_map custom;          /* a map given from Lua (entries != NULL) */
+    vimo_joint_map_entry *entries;  /* its entries; names owned below         */
     int64_t first, count; /* JOB_FEAT: rows [first, first + count), count <= 0: all */
     /* results */
     vimo_status st;
@@ -104,6 +106,11 @@ typedef struct media_batch {
 
 static void job_clear(media_job *j)
 {
+    for (int e = 0; j->entries && e < j->custom.n_entries; e++) {
+        free((char *)j->entries[e].a);
+        free((char *)j->entries[e].b);
+    }
+    free(j->entries);
     free(j->src);
     free(j->mp4);
     free(j->map);
@@ -164,7 +171,8 @@ static vimo_status job_motion_bvh(media_job *j, const media_opts *o)
     vimo_motion_opts mo;
     vimo_motion_opts_init(&mo);
     mo.fps = o->fps;
-    if (j->map && !(mo.map = vimo_joint_map_find(j->map))) {
+    if (j->entries) mo.map = &j->custom; /* checked against the skeleton by the pipeline */
+    else if (j->map && !(mo.map = vimo_joint_map_find(j->map))) {
         st = vimo_error(VIMO_ERR_NOT_FOUND, "media: %s: no joint map named '%s'", j->src, j->map);
         goto fail;
     }
@@ -352,6 +360,34 @@ static void read_blob_job(lua_State *L, int t, int i, media_job *j)
     memcpy(j->feat, s, len);
 }
 
+/* A joint map given from Lua, for any skeleton: a list of
+ *   {smpl = 0..21, joint = "NodeName" [, toward = "Node2", weight = w]}
+ * (position = (1 - w) joint + w toward), each SMPL joint once; the motion
+ * library checks it against the skeleton (vimo_joint_map_check). */
+static void read_map(lua_State *L, int m, int i, media_job *j)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, m);
+    if (n < 1 || n > 64) luaL_error(L, "media.process: job %d: map has %d entries (22 expected)", i + 1, (int)n);
+    if (!(j->entries = calloc((size_t)n, sizeof *j->entries))) luaL_error(L, "media.process: out of memory");
+    j->custom.name = "custom";
+    j->custom.entries = j->entries;
+    for (lua_Integer e = 1; e <= n; e++) {
+        lua_rawgeti(L, m, e);
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t)) luaL_error(L, "media.process: job %d: map entry %d is not a table", i + 1, (int)e);
+        vimo_joint_map_entry *en = &j->entries[e - 1];
+        j->custom.n_entries = (int)e; /* job_clear frees the names read so far */
+        en->smpl = (int)opt_int(L, t, "smpl", -1, 0, 21);
+        en->a = opt_strdup(L, t, "joint");
+        en->b = opt_strdup(L, t, "toward");
+        lua_getfield(L, t, "weight");
+        en->w = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0.0;
+        lua_pop(L, 1);
+        if (!en->a) luaL_error(L, "media.process: job %d: map entry %d has no joint name", i + 1, (int)e);
+        lua_settop(L, t - 1);
+    }
+}
+
 /* Reads job i of the table at idx into j. */
 static void read_job(lua_State *L, int idx, int i, media_job *j)
 {
@@ -361,7 +397,13 @@ static void read_job(lua_State *L, int idx, int i, media_job *j)
     j->first = (int64_t)opt_int(L, t, "first", 0, 0, INT32_MAX);
     j->count = (int64_t)opt_int(L, t, "count", 0, 0, INT32_MAX);
     j->mp4 = opt_strdup(L, t, "mp4");
-    j->map = opt_strdup(L, t, "map");
+    if (lua_getfield(L, t, "map") == LUA_TTABLE) {
+        read_map(L, lua_gettop(L), i, j);
+        lua_pop(L, 1);
+    } else {
+        lua_pop(L, 1);
+        j->map = opt_strdup(L, t, "map");
+    }
     static const char *const keys[] = {"bvh", "feat", "video"};
     for (int k = 0; k < 3 && !j->src; k++) {
         j->src = opt_strdup(L, t, keys[k]);
@@ -426,7 +468,8 @@ static void push_result(lua_State *L, const media_job *j, const media_opts *o)
 /* media.process(jobs, opts) -> results (one table per job, same order).
  * jobs[i]: {bvh = PATH | feat = NPY [, first =, count =] | video = PATH |
  *           feat_blob = f32 (T, 263) [, name = for messages],
- *           mp4 = PATH (render + read back), map = NAME}
+ *           mp4 = PATH (render + read back),
+ *           map = NAME of a built-in map | {{smpl =, joint = [, toward =, weight =]}, ...}}
  * opts: {fps = 20, frames = 8, size = 64, width = 128, height = 128, threads = 2}
  * result: {ok = true, feat = f32 (T, 263), T, src_fps, src_frames,
  *          stats = {dx, dz, path, duration, lwrist, rwrist},
