@@ -167,6 +167,7 @@ static int l_concat(lua_State *L)
         lua_rawgeti(L, 2, i + 1);
         if (!lvt_test_tensor(L, -1)) luaL_argerror(L, 2, lua_pushfstring(L, "entry %d is not a tensor", i + 1));
         xs[i] = lvt_check_tensor(L, lua_gettop(L));
+        lvt_ctx_keep(L, 1, -1);
         lua_pop(L, 1);
     }
     vimo_tensor *y;

@@ -83,8 +83,30 @@ void lvt_push_borrowed(lua_State *L, vimo_tensor *t, int anchor_idx)
     lua_setiuservalue(L, -2, 1);
 }
 
+/* The tape of a context and its views point into their inputs, so an input
+ * that this context does not own (a Lua-owned tensor, or a plugin's
+ * parameter) must outlive the context's current generation even when the
+ * script drops its last reference: the context's keep-list (uservalue 1,
+ * replaced on reset) holds it until then. */
+void lvt_ctx_keep(lua_State *L, int ctx_idx, int t_idx)
+{
+    lvt_tensor *h = lvt_test_tensor(L, t_idx);
+    lvt_ctx *c = luaL_testudata(L, ctx_idx, LVT_CTX);
+    if (!h || !c || h->anchor == &c->a) return;
+    t_idx = lua_absindex(L, t_idx);
+    if (lua_getiuservalue(L, ctx_idx, 1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushvalue(L, t_idx);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
 void lvt_push_result(lua_State *L, vimo_tensor *y, int ctx_idx, const int *in_idx, int n)
 {
+    ctx_idx = lua_absindex(L, ctx_idx);
+    for (int i = 0; i < n; i++) lvt_ctx_keep(L, ctx_idx, in_idx[i]);
     for (int i = 0; i < n; i++) {
         lvt_tensor *h = lvt_test_tensor(L, in_idx[i]);
         if (h && h->t == y) {
@@ -462,8 +484,10 @@ vimo_ctx *lvt_check_ctx(lua_State *L, int idx)
 
 static int l_ctx(lua_State *L)
 {
-    lvt_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
+    lvt_ctx *c = lua_newuserdatauv(L, sizeof *c, 1);
     memset(c, 0, sizeof *c);
+    lua_newtable(L); /* keep-list, see lvt_ctx_keep */
+    lua_setiuservalue(L, -2, 1);
     c->a.what = "context";
     c->a.dead = 1; /* until the context exists */
     luaL_setmetatable(L, LVT_CTX);
@@ -475,6 +499,8 @@ static int l_ctx(lua_State *L)
 static int c_reset(lua_State *L)
 {
     vimo_ctx_reset(lvt_check_ctx(L, 1));
+    lua_newtable(L); /* the new generation keeps nothing yet */
+    lua_setiuservalue(L, 1, 1);
     return 0;
 }
 
@@ -528,6 +554,8 @@ static int c_gc(lua_State *L)
     if (!c->a.dead) vimo_ctx_free(c->a.ctx);
     c->a.ctx = NULL;
     c->a.dead = 1;
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 1);
     return 0;
 }
 

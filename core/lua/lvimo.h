@@ -94,6 +94,10 @@ void lvt_push_borrowed(lua_State *L, vimo_tensor *t, int anchor_idx);
  * the input handles at in_idx[0..n) (ops may return an input unchanged),
  * pushes that input instead, so ownership stays with its owner. */
 void lvt_push_result(lua_State *L, vimo_tensor *y, int ctx_idx, const int *in_idx, int n);
+/* Keeps the tensor at t_idx alive until the context at ctx_idx is reset or
+ * closed, unless that context owns it (lvt_push_result does this for every
+ * input). */
+void lvt_ctx_keep(lua_State *L, int ctx_idx, int t_idx);
 /* Checks argument idx is a live context. */
 vimo_ctx *lvt_check_ctx(lua_State *L, int idx);
 /* int32 data from a Lua table (nested up to 3 levels) or a vimo.ints at idx.

@@ -153,6 +153,30 @@ check.near(vimo.lr_warmup_cosine(10, 10, 100, 0), 1, 1e-6, "end of warmup")
 check.near(vimo.lr_warmup_cosine(55, 10, 100, 0), 0.5, 1e-6, "cosine midpoint")
 check.near(vimo.lr_warmup_cosine(100, 10, 100, 0.1), 0.1, 1e-6, "cosine end")
 
+-- Temporaries: a tensor made inline and dropped before backward (and its
+-- views) must stay alive while the tape needs it: the context keeps it until
+-- reset. Without that, backward read freed memory (ASan: heap-use-after-free
+-- in bmm_backward; plain builds: heap corruption). Freed slots are refilled
+-- with 1e9 first, so a plain build sees a wrong gradient too.
+do
+  local keep_ctx = vimo.ctx()
+  local pw = T{{1, 2}}:requires_grad(true)
+  -- y = a @ pw^T with a = [[3], [5]] (made inline, transposed) and pw^T = [[1, 2]]:
+  -- y = [[3, 6], [5, 10]]; z = 0.5 sum(y), so dz/dpw_j = 0.5 (3 + 5) = 4.
+  local y = vimo.bmm(keep_ctx, vimo.transpose(keep_ctx, T{{{3, 5}}}, 1, 2),
+                     vimo.reshape(keep_ctx, pw, {1, 2, 1}))
+  local z = vimo.mul(keep_ctx, vimo.sum(keep_ctx, y), T{0.5}) -- an inline 0.5 as well
+  collectgarbage()
+  collectgarbage()
+  local junk = {}
+  for i = 1, 64 do junk[i % 4 + 1] = T{{{1e9, 1e9}}}; junk[i % 4 + 1] = T{1e9} end
+  check.eq(#junk, 4, "refill")
+  keep_ctx:backward(z)
+  check.all_near(pw:grad(), {{4, 4}}, E, "gradient through inline temporaries after a collection")
+  keep_ctx:reset() -- releases them
+  keep_ctx:close()
+end
+
 -- misuse: wrong argument types are Lua errors naming the argument.
 check.raises("bad argument #1", vimo.relu, {}, m)
 check.raises("bad argument #2", vimo.relu, ctx, 3)
