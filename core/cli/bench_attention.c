@@ -7,8 +7,11 @@
  *             dQ = dS K, dK = dS^T Q
  * with its products on vimo_sgemm (BLIS, all threads) and its softmax rows
  * split over OpenMP. The loss is sum(O), so dO = 1 for both. Causal, B = 1,
- * H = 8, Dh = 64 by default (--heads, --head-dim, --t). It also prints the
+ * H = 8, Dh = 64 by default (--batch, --heads, --head-dim, --t; the naive
+ * reference runs the batches one after another). It also prints the
  * largest difference between the two, a cross-check of the fused op.
+ * `--batch 16 --t 48 --head-dim 8` is the stories260K training shape
+ * (fwd_small / bwd_small in ops_attention.c).
  * Not here: GQA, key masks, the KV-cache (Tq < Tk) case.
  */
 #include <math.h>
@@ -22,12 +25,12 @@
 #include "vimo/vimo.h"
 
 typedef struct {
-    int64_t t, h, dh;
+    int64_t b, t, h, dh;
     float scale;
-    const float *q, *k, *v; /* (1, T, H, Dh) */
-    float *p;               /* (H, T, T) probabilities */
+    const float *q, *k, *v; /* (B, T, H, Dh) */
+    float *p;               /* (B, H, T, T) probabilities */
     float *dp;              /* (T, T) scratch */
-    float *o, *dq, *dk, *dv, *dout; /* (1, T, H, Dh) */
+    float *o, *dq, *dk, *dv, *dout; /* (B, T, H, Dh) */
 } naive;
 
 /* Rows of causal softmax in place: row i keeps columns j <= i. */
@@ -59,11 +62,12 @@ static int naive_forward(naive *n)
 {
     const int64_t t = n->t, ld = n->h * n->dh;
     vimo_status st = VIMO_OK;
-    for (int64_t h = 0; h < n->h; h++) {
-        float *p = n->p + h * t * t;
-        VIMO_TRY(vimo_sgemm(0, 1, t, t, n->dh, n->scale, n->q + h * n->dh, ld, n->k + h * n->dh, ld, 0.0f, p, t));
+    for (int64_t bh = 0; bh < n->b * n->h; bh++) {
+        const int64_t c = bh / n->h * t * ld + bh % n->h * n->dh; /* (b, 0, h, 0) */
+        float *p = n->p + bh * t * t;
+        VIMO_TRY(vimo_sgemm(0, 1, t, t, n->dh, n->scale, n->q + c, ld, n->k + c, ld, 0.0f, p, t));
         causal_softmax(p, t);
-        VIMO_TRY(vimo_sgemm(0, 0, t, n->dh, t, 1.0f, p, t, n->v + h * n->dh, ld, 0.0f, n->o + h * n->dh, ld));
+        VIMO_TRY(vimo_sgemm(0, 0, t, n->dh, t, 1.0f, p, t, n->v + c, ld, 0.0f, n->o + c, ld));
     }
 fail:
     return st;
@@ -73,9 +77,9 @@ static int naive_backward(naive *n)
 {
     const int64_t t = n->t, ld = n->h * n->dh;
     vimo_status st = VIMO_OK;
-    for (int64_t h = 0; h < n->h; h++) {
-        const float *p = n->p + h * t * t, *dout = n->dout + h * n->dh;
-        const int64_t c = h * n->dh;
+    for (int64_t bh = 0; bh < n->b * n->h; bh++) {
+        const int64_t c = bh / n->h * t * ld + bh % n->h * n->dh; /* (b, 0, h, 0) */
+        const float *p = n->p + bh * t * t, *dout = n->dout + c;
         VIMO_TRY(vimo_sgemm(1, 0, t, n->dh, t, 1.0f, p, t, dout, ld, 0.0f, n->dv + c, ld));
         VIMO_TRY(vimo_sgemm(0, 1, t, t, n->dh, 1.0f, dout, ld, n->v + c, ld, 0.0f, n->dp, t));
         softmax_backward(n->dp, p, t, n->scale);
@@ -130,18 +134,18 @@ static double max_diff(const float *a, const float *b, int64_t n)
     return m;
 }
 
-static int bench_one(vimo_bench_run *run, int64_t t, int64_t h, int64_t dh)
+static int bench_one(vimo_bench_run *run, int64_t b, int64_t t, int64_t h, int64_t dh)
 {
-    const int64_t nel = t * h * dh;
-    naive nv = {t, h, dh, 1.0f / sqrtf((float)dh), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const int64_t nel = b * t * h * dh;
+    naive nv = {b, t, h, dh, 1.0f / sqrtf((float)dh), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     fused fu = {NULL, NULL, NULL, NULL, NULL, nv.scale};
     int rc = 1;
-    if (h * t * t + 6 * nel > (INT64_C(1) << 28)) {
-        vimo_error(VIMO_ERR_INVALID, "attention: T=%lld H=%lld: the naive reference needs more than 1 GiB",
-                   (long long)t, (long long)h);
+    if (b * h * t * t + 6 * nel > (INT64_C(1) << 28)) {
+        vimo_error(VIMO_ERR_INVALID, "attention: B=%lld T=%lld H=%lld: the naive reference needs more than 1 GiB",
+                   (long long)b, (long long)t, (long long)h);
         goto done;
     }
-    nv.p = malloc((size_t)(h * t * t) * sizeof(float));
+    nv.p = malloc((size_t)(b * h * t * t) * sizeof(float));
     nv.dp = malloc((size_t)(t * t) * sizeof(float));
     nv.o = malloc((size_t)(5 * nel) * sizeof(float));
     if (!nv.p || !nv.dp || !nv.o) {
@@ -150,7 +154,7 @@ static int bench_one(vimo_bench_run *run, int64_t t, int64_t h, int64_t dh)
     }
     nv.dq = nv.o + nel, nv.dk = nv.o + 2 * nel, nv.dv = nv.o + 3 * nel, nv.dout = nv.o + 4 * nel;
     for (int64_t i = 0; i < nel; i++) nv.dout[i] = 1.0f;
-    const int64_t shape[4] = {1, t, h, dh};
+    const int64_t shape[4] = {b, t, h, dh};
     if (vimo_ctx_new(&fu.ctx) || vimo_tensor_new(&fu.q, 4, shape) || vimo_tensor_new(&fu.k, 4, shape) ||
         vimo_tensor_new(&fu.v, 4, shape))
         goto done;
@@ -176,6 +180,7 @@ static int bench_one(vimo_bench_run *run, int64_t t, int64_t h, int64_t dh)
                       tb[0].median_s * 1e3, tb[1].median_s * 1e3, tb[1].median_s / tb[0].median_s, dy, dq, dk, dv);
     cJSON *r = vimo_bench_result(run);
     if (r) {
+        cJSON_AddNumberToObject(r, "batch", (double)b);
         cJSON_AddNumberToObject(r, "t", (double)t);
         cJSON_AddNumberToObject(r, "heads", (double)h);
         cJSON_AddNumberToObject(r, "head_dim", (double)dh);
@@ -203,23 +208,25 @@ done:
 
 static int bench_attention(vimo_bench_run *run)
 {
-    long long ts[8] = {256, 1024}, h = 8, dh = 64;
+    long long ts[8] = {256, 1024}, b = 1, h = 8, dh = 64;
     int nt = 2;
     const char *s;
     /* T is capped: the naive reference holds H T^2 floats. */
     if ((s = vimo_cli_opt(run->argc, run->argv, "t")) && (nt = vimo_bench_int_list("t", s, ts, 8, 1, 8192)) < 0)
         return 2;
+    if ((s = vimo_cli_opt(run->argc, run->argv, "batch")) && vimo_bench_int_list("batch", s, &b, 1, 1, 4096) < 0)
+        return 2;
     if ((s = vimo_cli_opt(run->argc, run->argv, "heads")) && vimo_bench_int_list("heads", s, &h, 1, 1, 64) < 0)
         return 2;
     if ((s = vimo_cli_opt(run->argc, run->argv, "head-dim")) && vimo_bench_int_list("head-dim", s, &dh, 1, 1, 512) < 0)
         return 2;
-    vimo_bench_printf(run, "causal, B = 1, H = %lld, Dh = %lld; times in ms; naive = materialised softmax on "
+    vimo_bench_printf(run, "causal, B = %lld, H = %lld, Dh = %lld; times in ms; naive = materialised softmax on "
                            "vimo_sgemm; loss = sum(y)\n",
-                      h, dh);
+                      b, h, dh);
     vimo_bench_printf(run, "%5s %9s %9s %7s  %9s %9s %7s   %s\n", "T", "fwd", "naive", "speedup", "fwd+bwd", "naive",
                       "speedup", "max|fused-naive| y dq dk dv");
     for (int i = 0; i < nt; i++)
-        if (bench_one(run, ts[i], h, dh)) return 1;
+        if (bench_one(run, b, ts[i], h, dh)) return 1;
     return 0;
 }
 

@@ -18,7 +18,19 @@
  * shared GQA head go to per-query-head scratch, summed afterwards over the
  * group in head order), so results are bit-identical for any thread count.
  * Inner loops run over 64 keys or over Dh, contiguous, and vectorise; the
- * two kernels are compiled per ISA (VT_CLONES, vt_math.h).
+ * kernels are compiled per ISA (VT_CLONES, vt_math.h).
+ *
+ * Small head dims (Dh <= 16; 8 in stories260K): a loop over Dh fills half
+ * a vector at best, so fwd_small and bwd_small run every inner loop over a
+ * strip of 16 queries or keys instead, four output rows of each tile
+ * product held in registers (acc_lanes). The forward holds S^T (a row per
+ * key, queries contiguous) and O^T, so the online softmax is lane-wise,
+ * with no horizontal max or sum; the backward keeps S and dP by query but
+ * dK and dV transposed, (Dh, 64), and computes dQ on K padded to 16
+ * columns. A strip meets only the keys (queries) it can see: a causal tile
+ * skips its masked corner, a short sequence its missing keys. Every output
+ * element still sums its terms in one fixed order. Forward blocks of fewer
+ * than 4 queries (decoding) keep fwd_block: a strip would be mostly empty.
  * Not here: dropout on the attention weights, ALiBi or other score biases,
  * arbitrary (Tq, Tk) masks; sliding windows.
  */
@@ -31,6 +43,13 @@
 
 #define BQ 64 /* queries per tile */
 #define BK 64 /* keys per tile    */
+/* Head dims up to SMALL_DH take the transposed small-Dh kernels; the
+ * forward only for query blocks of SMALL_MIN_Q rows or more, since it
+ * works on whole vectors of queries (one decoding query would fill 1 of 16
+ * lanes). */
+#define SMALL_DH 16
+#define SMALL_MIN_Q 4
+_Static_assert(SMALL_DH <= VT_LANES && BQ == BK, "small-Dh kernels: Dh padded to one vector, square tiles");
 /* Multiply-adds below which attention runs on one thread (~50 us of work):
  * a parallel region must pay for its fork, and far more on a busy machine. */
 #define ATT_OMP_MIN (INT64_C(1) << 20)
@@ -52,6 +71,14 @@ typedef struct att_saved {
     uint8_t *mask; /* copy of the key mask, or NULL */
 } att_saved;
 
+/* Helpers of the VT_CLONES kernels: inlined, they are compiled for the
+ * clone's ISA; a call that gcc declines to inline runs baseline SSE2. */
+#ifdef __GNUC__
+#define ATT_INLINE static inline __attribute__((always_inline))
+#else
+#define ATT_INLINE static inline
+#endif
+
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 
@@ -66,10 +93,11 @@ static inline const float *row_at(const float *base, const int64_t *st, int64_t 
 static void load_kt(float *t, const float *src, const int64_t *st, int64_t dh, int64_t bi, int64_t hk, int64_t j0,
                     int64_t nk)
 {
-    for (int64_t jj = 0; jj < BK; jj++) {
-        const float *r = jj < nk ? row_at(src, st, bi, j0 + jj, hk) : NULL;
-        for (int64_t d = 0; d < dh; d++) t[d * BK + jj] = r ? r[d] : 0.0f;
+    for (int64_t jj = 0; jj < nk; jj++) {
+        const float *r = row_at(src, st, bi, j0 + jj, hk);
+        for (int64_t d = 0; d < dh; d++) t[d * BK + jj] = r[d];
     }
+    for (int64_t d = 0; d < dh && nk < BK; d++) memset(t + d * BK + nk, 0, (size_t)(BK - nk) * sizeof(float));
 }
 
 /* bias[jj] = 0 for a key that exists and is not padding, else -inf.
@@ -122,17 +150,76 @@ static inline void acc_tile(float *out, int64_t os, int64_t nr, const float *w, 
     }
 }
 
-/* Scaled, masked scores: keys jj > lim (causal) or with bias -inf become -inf. */
-static inline void row_mask(float *s, const float *bias, int64_t lim, float scale)
+/* Scaled, masked scores s[0, n): keys jj > lim (causal) or with bias -inf
+ * become -inf. */
+ATT_INLINE void row_mask(float *s, const float *bias, int64_t lim, float scale, int n)
 {
     /* 32-bit indices: a 64-bit compare would not vectorise with floats. */
     int l = lim < -1 ? -1 : lim > BK ? BK : (int)lim;
-    for (int jj = 0; jj < BK; jj++) s[jj] = vt_sel(jj <= l, s[jj] * scale + bias[jj], -INFINITY);
+    for (int jj = 0; jj < n; jj++) s[jj] = vt_sel(jj <= l, s[jj] * scale + bias[jj], -INFINITY);
+}
+
+/* ---- small head dims ------------------------------------------------------------ */
+
+/* n rounded up to whole VT_LANES vectors (n <= 64 gives at most 64). */
+static inline int lanes_up(int64_t n) { return (int)((n + VT_LANES - 1) / VT_LANES * VT_LANES); }
+
+/* One VT_LANES-wide strip of acc_lanes, four output rows held in registers
+ * across the whole c loop (acc_tile's rows live in memory instead). */
+ATT_INLINE void lanes4(float *out, int64_t os, int add, const float *w, int64_t wr, int64_t wc,
+                       const float *x, int64_t rs, int64_t n)
+{
+    float a0[VT_LANES], a1[VT_LANES], a2[VT_LANES], a3[VT_LANES];
+    for (int k = 0; k < VT_LANES; k++) {
+        a0[k] = add ? out[k] : 0.0f;
+        a1[k] = add ? out[os + k] : 0.0f;
+        a2[k] = add ? out[2 * os + k] : 0.0f;
+        a3[k] = add ? out[3 * os + k] : 0.0f;
+    }
+    for (int64_t c = 0; c < n; c++) {
+        float w0 = w[c * wc], w1 = w[wr + c * wc], w2 = w[2 * wr + c * wc], w3 = w[3 * wr + c * wc];
+        const float *xc = x + c * rs;
+        for (int k = 0; k < VT_LANES; k++) {
+            a0[k] += w0 * xc[k];
+            a1[k] += w1 * xc[k];
+            a2[k] += w2 * xc[k];
+            a3[k] += w3 * xc[k];
+        }
+    }
+    for (int k = 0; k < VT_LANES; k++) {
+        out[k] = a0[k];
+        out[os + k] = a1[k];
+        out[2 * os + k] = a2[k];
+        out[3 * os + k] = a3[k];
+    }
+}
+
+ATT_INLINE void lanes1(float *out, int add, const float *w, int64_t wc, const float *x, int64_t rs, int64_t n)
+{
+    float a[VT_LANES];
+    for (int k = 0; k < VT_LANES; k++) a[k] = add ? out[k] : 0.0f;
+    for (int64_t c = 0; c < n; c++)
+        for (int k = 0; k < VT_LANES; k++) a[k] += w[c * wc] * x[c * rs + k];
+    for (int k = 0; k < VT_LANES; k++) out[k] = a[k];
+}
+
+/* acc_tile for long rows: out_r[0, len) (+)= sum_{c < n} w[r wr + c wc] *
+ * row_c (add = 0: overwrite), len a multiple of VT_LANES. Same c order per
+ * element as acc_tile, but the inner loop runs over len (keys or queries)
+ * rather than over a short Dh. */
+ATT_INLINE void acc_lanes(float *out, int64_t os, int64_t nr, int add, const float *w, int64_t wr, int64_t wc,
+                          const float *base, int64_t rs, int64_t n, int len)
+{
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4)
+        for (int i = 0; i < len; i += VT_LANES) lanes4(out + r * os + i, os, add, w + r * wr, wr, wc, base + i, rs, n);
+    for (; r < nr; r++)
+        for (int i = 0; i < len; i += VT_LANES) lanes1(out + r * os + i, add, w + r * wr, wc, base + i, rs, n);
 }
 
 /* ---- forward ------------------------------------------------------------------ */
 
-/* Workspace floats per thread for the forward. */
+/* Workspace floats per thread for the forward (either path). */
 static int64_t fwd_ws(int64_t dh) { return dh * BK + BQ * BK + BQ * dh; }
 
 VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *k, const float *v, float *y,
@@ -156,7 +243,7 @@ VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *
         acc_tile(s, BK, nq, row_at(q, a->qs, bi, i0, h), a->qs[1], 1, kt, BK, dh, BK);
         for (int64_t ii = 0; ii < nq; ii++) {
             float *sr = s + ii * BK;
-            row_mask(sr, bias, a->causal ? i0 + ii + a->off - j0 : BK, a->scale);
+            row_mask(sr, bias, a->causal ? i0 + ii + a->off - j0 : BK, a->scale, BK);
             float mx = vt_max(sr, BK), mnew = mx > m[ii] ? mx : m[ii];
             if (mnew == -INFINITY) { /* nothing visible yet: no weight */
                 memset(sr, 0, BK * sizeof(float));
@@ -186,9 +273,89 @@ VT_CLONES static void fwd_block(const att_dims *a, const float *q, const float *
     }
 }
 
+/* One strip of VT_LANES queries of fwd_small against keys [0, n) of a key
+ * block: S^T, the online softmax and O^T += V^T P^T. Strip query k sees key
+ * jj when jj <= k + e (causal). m, l, qt, st and acc point at the strip. */
+ATT_INLINE void fwd_strip(const att_dims *a, const float *kb, const float *vb, const float *qt, float *st,
+                          float *acc, float *m, float *l, const float *bias, int64_t n, int64_t e)
+{
+    float mx[VT_LANES], alpha[VT_LANES], ls[VT_LANES], last[VT_LANES];
+    acc_lanes(st, BQ, n, 0, kb, a->ks[1], 1, qt, BQ, a->dh, VT_LANES);
+    /* Scale, mask and running max in one pass. The last key each query
+     * sees, as a float (exact): comparing against the lane index instead
+     * makes gcc unroll the 16 lanes and not vectorise them. */
+    for (int k = 0; k < VT_LANES; k++) {
+        last[k] = a->causal ? (float)imax(-1, imin(BK, k + e)) : (float)BK;
+        mx[k] = m[k];
+    }
+    for (int64_t jj = 0; jj < n; jj++) {
+        float *sr = st + jj * BQ, fj = (float)jj;
+        for (int k = 0; k < VT_LANES; k++) {
+            sr[k] = vt_sel(fj <= last[k], sr[k] * a->scale + bias[jj], -INFINITY);
+            mx[k] = mx[k] > sr[k] ? mx[k] : sr[k];
+        }
+    }
+    for (int k = 0; k < VT_LANES; k++) {
+        float mref = vt_sel(mx[k] == -INFINITY, 0.0f, mx[k]); /* nothing visible yet: exp(-inf - 0) = 0 */
+        alpha[k] = vt_expf(m[k] - mref);
+        m[k] = mx[k];
+        mx[k] = mref;
+        ls[k] = l[k] * alpha[k];
+    }
+    for (int64_t jj = 0; jj < n; jj++) /* P^T in place; l sums it in key order */
+        for (int k = 0; k < VT_LANES; k++) {
+            float p = vt_expf(st[jj * BQ + k] - mx[k]);
+            st[jj * BQ + k] = p;
+            ls[k] += p;
+        }
+    for (int k = 0; k < VT_LANES; k++) l[k] = ls[k];
+    for (int64_t d = 0; d < a->dh; d++)
+        for (int k = 0; k < VT_LANES; k++) acc[d * BQ + k] *= alpha[k];
+    acc_lanes(acc, BQ, a->dh, 1, vb, 1, a->vs[1], st, BQ, n, VT_LANES);
+}
+
+/* fwd_block for small Dh, transposed: S^T holds a row per key with the
+ * queries contiguous, so the softmax statistics, the rescaling and
+ * O^T += V^T P^T all run over whole vectors of queries, with no horizontal
+ * sums and no loop over a short Dh. The tile is walked in strips of
+ * VT_LANES queries, each against only the keys it can see: causal tiles
+ * skip their masked corner at strip granularity. */
+VT_CLONES static void fwd_small(const att_dims *a, const float *q, const float *k, const float *v, float *y,
+                                float *lse, int64_t bi, int64_t h, int64_t i0, float *ws)
+{
+    int64_t dh = a->dh, hk = h / a->group, nq = imin(BQ, a->tq - i0);
+    int w = lanes_up(nq);
+    float *qt = ws, *st = qt + dh * BQ, *acc = st + BK * BQ; /* acc: O^T, (Dh, BQ) */
+    float m[BQ], l[BQ], bias[BK];
+    for (int ii = 0; ii < w; ii++) {
+        m[ii] = -INFINITY;
+        l[ii] = 0.0f;
+    }
+    load_kt(qt, q, a->qs, dh, bi, h, i0, nq); /* BQ == BK */
+    memset(acc, 0, (size_t)(dh * BQ) * sizeof(float));
+    int64_t jend = a->causal ? imin(a->tk, i0 + nq + a->off) : a->tk;
+    for (int64_t j0 = 0; j0 < jend; j0 += BK) {
+        int64_t nk = imin(BK, jend - j0);
+        if (!key_bias(bias, a, bi, j0, nk)) continue;
+        const float *kb = row_at(k, a->ks, bi, j0, hk), *vb = row_at(v, a->vs, bi, j0, hk);
+        for (int i = 0; i < w; i += VT_LANES) {
+            int64_t e = i0 + i + a->off - j0, n = a->causal ? imin(nk, imax(0, e + VT_LANES)) : nk;
+            if (n) fwd_strip(a, kb, vb, qt + i, st + i, acc + i, m + i, l + i, bias, n, e);
+        }
+    }
+    for (int64_t d = 0; d < dh; d++) /* O = acc / l, a whole vector of queries at a time */
+        for (int ii = 0; ii < w; ii++) acc[d * BQ + ii] /= vt_sel(l[ii] > 0.0f, l[ii], 1.0f);
+    for (int64_t ii = 0; ii < nq; ii++) {
+        float *yr = y + ((bi * a->tq + i0 + ii) * a->hq + h) * dh;
+        for (int64_t d = 0; d < dh; d++) yr[d] = vt_sel(l[ii] > 0.0f, acc[d * BQ + ii], 0.0f); /* 0: no key seen */
+        lse[(bi * a->hq + h) * a->tq + i0 + ii] = l[ii] > 0.0f ? m[ii] + logf(l[ii]) : -INFINITY;
+    }
+}
+
 /* ---- backward ----------------------------------------------------------------- */
 
-static int64_t bwd_ws(int64_t dh) { return 2 * dh * BK + 2 * BQ * BK + 2 * BK * dh; }
+/* Workspace floats per thread for the backward (either path). */
+static int64_t bwd_ws(int64_t dh) { return 2 * dh * BK + 2 * BQ * BK + 2 * BK * dh + (BK + BQ) * VT_LANES; }
 
 typedef struct att_grads {
     const float *dout;  /* (B, Tq, Hq, Dh) */
@@ -204,6 +371,35 @@ static float *kv_dst(const att_grads *g, float *base, const att_dims *a, int64_t
 {
     if (g->direct) return base + ((bi * a->tk + j) * a->hkv + h / a->group) * a->dh;
     return base + ((bi * a->hq + h) * a->tk + j) * a->dh;
+}
+
+/* Row i of a tile: P = exp(S - lse) in place of S, dS = P (dP - D) scale in
+ * place of dP, over n keys. A row that saw no key has P = 0: exp(x - inf). */
+ATT_INLINE void row_grad(const att_dims *a, float *sr, float *dpr, const float *bias, int64_t i, int64_t j0,
+                         float lse, float di, int n)
+{
+    float li = lse == -INFINITY ? INFINITY : lse;
+    row_mask(sr, bias, a->causal ? i + a->off - j0 : BK, a->scale, n);
+    for (int jj = 0; jj < n; jj++) {
+        float p = vt_expf(sr[jj] - li);
+        sr[jj] = p;
+        dpr[jj] = p * (dpr[jj] - di) * a->scale;
+    }
+}
+
+/* dK or dV of keys [j0, j0 + nk) from a transposed tile t (Dh, BK): added
+ * into the grad, or stored to the scratch. */
+ATT_INLINE void store_kvt(const att_grads *g, float *base, const att_dims *a, int64_t bi, int64_t h, int64_t j0,
+                          int64_t nk, const float *t)
+{
+    int64_t dh = a->dh, rs = a->hkv * dh; /* direct: rows j and j + 1 are rs apart */
+    float *dst = kv_dst(g, base, a, bi, h, j0);
+    if (g->direct)
+        for (int64_t jj = 0; jj < nk; jj++)
+            for (int64_t d = 0; d < dh; d++) dst[jj * rs + d] += t[d * BK + jj];
+    else
+        for (int64_t jj = 0; jj < nk; jj++)
+            for (int64_t d = 0; d < dh; d++) dst[jj * dh + d] = t[d * BK + jj];
 }
 
 /* All gradients of query head h of batch bi. */
@@ -234,18 +430,8 @@ VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const floa
             memset(dp, 0, (size_t)(nq * BK) * sizeof(float));
             acc_tile(s, BK, nq, qb, a->qs[1], 1, kt, BK, dh, BK);
             acc_tile(dp, BK, nq, dob, a->hq * dh, 1, vt, BK, dh, BK);
-            for (int64_t ii = 0; ii < nq; ii++) {
-                int64_t i = i0 + ii;
-                float *sr = s + ii * BK, *dpr = dp + ii * BK;
-                /* A row that saw no key has P = 0: exp(x - inf) = 0. */
-                float li = lse[i] == -INFINITY ? INFINITY : lse[i], di = drow[i];
-                row_mask(sr, bias, a->causal ? i + a->off - j0 : BK, a->scale);
-                for (int64_t jj = 0; jj < BK; jj++) {
-                    float p = vt_expf(sr[jj] - li);
-                    sr[jj] = p;
-                    dpr[jj] = p * (dpr[jj] - di) * a->scale; /* dS, scaled */
-                }
-            }
+            for (int64_t ii = 0; ii < nq; ii++)
+                row_grad(a, s + ii * BK, dp + ii * BK, bias, i0 + ii, j0, lse[i0 + ii], drow[i0 + ii], BK);
             /* dV_j += sum_i P_ij dO_i; dK_j += sum_i dS_ij Q_i; dQ_i += sum_j dS_ij K_j */
             if (want_kv) {
                 acc_tile(dva, dh, nk, s, 1, BK, dob, a->hq * dh, nq, dh);
@@ -269,6 +455,67 @@ VT_CLONES static void bwd_head(const att_dims *a, const att_grads *g, const floa
                 if (dvr) memcpy(dvr, va, (size_t)dh * sizeof(float));
             }
         }
+    }
+}
+
+/* bwd_head for small Dh. S and dP keep a row per query, keys contiguous;
+ * dV and dK are held transposed, (Dh, BK), so dV^T += dO^T P and
+ * dK^T += Q^T dS run over keys too, and dQ += dS K runs over Dh padded to
+ * one vector (kp, (BK, VT_LANES)): no horizontal sums, no loop over a
+ * short Dh. The tile is walked in strips of VT_LANES keys, each with only
+ * the queries that see it (causal tiles skip their masked corner). */
+VT_CLONES static void bwd_small(const att_dims *a, const att_grads *g, const float *q, const float *k,
+                                const float *v, int64_t bi, int64_t h, float *ws)
+{
+    int64_t dh = a->dh, hk = h / a->group, ld = a->hq * dh;
+    float *kt = ws, *vt = kt + dh * BK, *s = vt + dh * BK, *dp = s + BQ * BK, *dkt = dp + BQ * BK,
+          *dvt = dkt + dh * BK, *kp = dvt + dh * BK, *dq = kp + BK * VT_LANES;
+    float bias[BK];
+    const float *lse = g->lse + (bi * a->hq + h) * a->tq, *drow = g->drow + (bi * a->hq + h) * a->tq;
+    int want_kv = g->gk || g->gv;
+    for (int64_t j0 = 0; j0 < a->tk; j0 += BK) {
+        int64_t nk = imin(BK, a->tk - j0);
+        int64_t istart = a->causal ? imax(0, j0 - a->off) : 0;
+        if (istart >= a->tq) break;
+        if (!key_bias(bias, a, bi, j0, nk)) continue;
+        load_kt(kt, k, a->ks, dh, bi, hk, j0, nk); /* zero past nk, where keys are masked */
+        load_kt(vt, v, a->vs, dh, bi, hk, j0, nk);
+        for (int64_t jj = 0; jj < nk && g->gq; jj++) {
+            const float *kr = row_at(k, a->ks, bi, j0 + jj, hk);
+            for (int d = 0; d < VT_LANES; d++) kp[jj * VT_LANES + d] = d < dh ? kr[d] : 0.0f;
+        }
+        memset(dkt, 0, (size_t)(dh * BK) * sizeof(float));
+        memset(dvt, 0, (size_t)(dh * BK) * sizeof(float));
+        for (int64_t i0 = istart; i0 < a->tq; i0 += BQ) {
+            int64_t nq = imin(BQ, a->tq - i0);
+            const float *qb = row_at(q, a->qs, bi, i0, h), *dob = g->dout + ((bi * a->tq + i0) * a->hq + h) * dh;
+            if (g->gq) memset(dq, 0, (size_t)(nq * VT_LANES) * sizeof(float));
+            for (int64_t jv = 0; jv < nk; jv += VT_LANES) {
+                /* queries r0.. see key j0 + jv (i + off >= j); later strips start later */
+                int64_t r0 = a->causal ? imin(nq, imax(0, j0 + jv - a->off - i0)) : 0, nr = nq - r0;
+                if (!nr) break;
+                const float *qr = qb + r0 * a->qs[1], *dor = dob + r0 * ld;
+                float *sb = s + r0 * BK + jv, *db = dp + r0 * BK + jv;
+                acc_lanes(sb, BK, nr, 0, qr, a->qs[1], 1, kt + jv, BK, dh, VT_LANES);
+                acc_lanes(db, BK, nr, 0, dor, ld, 1, vt + jv, BK, dh, VT_LANES);
+                for (int64_t ii = r0; ii < nq; ii++)
+                    row_grad(a, s + ii * BK + jv, dp + ii * BK + jv, bias + jv, i0 + ii, j0 + jv, lse[i0 + ii],
+                             drow[i0 + ii], VT_LANES);
+                if (want_kv) {
+                    acc_lanes(dvt + jv, BK, dh, 1, dor, 1, ld, sb, BK, nr, VT_LANES);
+                    acc_lanes(dkt + jv, BK, dh, 1, qr, 1, a->qs[1], db, BK, nr, VT_LANES);
+                }
+                if (g->gq)
+                    acc_lanes(dq + r0 * VT_LANES, VT_LANES, nr, 1, db, BK, 1, kp + jv * VT_LANES, VT_LANES,
+                              imin(VT_LANES, nk - jv), VT_LANES);
+            }
+            for (int64_t ii = 0; ii < nq && g->gq; ii++) {
+                float *gr = g->gq + ((bi * a->tq + i0 + ii) * a->hq + h) * dh;
+                for (int64_t d = 0; d < dh; d++) gr[d] += dq[ii * VT_LANES + d];
+            }
+        }
+        if (g->gk) store_kvt(g, g->gk, a, bi, h, j0, nk, dkt);
+        if (g->gv) store_kvt(g, g->gv, a, bi, h, j0, nk, dvt);
     }
 }
 
@@ -310,6 +557,15 @@ static void dims_from(att_dims *a, const vimo_tensor *q, const vimo_tensor *k, c
     }
 }
 
+/* sum_d a[d] b[d] in d order: for a short row vt_dot's 16-lane fold costs
+ * more than the row itself. */
+static inline float dot_short(const float *a, const float *b, int64_t n)
+{
+    float acc = 0.0f;
+    for (int64_t d = 0; d < n; d++) acc += a[d] * b[d];
+    return acc;
+}
+
 static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
@@ -339,18 +595,24 @@ static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
     float *ws = vt_alloc(ctx, (size_t)(nth * wsn) * sizeof(float));
     if (!drow || !ws) return VIMO_ERR_NOMEM;
     const float *yd = y->data, *dy = y->grad;
-    /* D[b, h, i] = dO_i . O_i */
+    /* D[b, h, i] = dO_i . O_i, one (b, i) per iteration: its Hq rows are
+     * contiguous in dO and O, and only one division is paid for them. */
 #pragma omp parallel for schedule(static) if (rows * a.dh >= VT_OMP_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t bi = r / (a.hq * a.tq), h = (r / a.tq) % a.hq, i = r % a.tq;
-        int64_t off = ((bi * a.tq + i) * a.hq + h) * a.dh;
-        drow[r] = vt_dot(dy + off, yd + off, a.dh);
+    for (int64_t bt = 0; bt < a.b * a.tq; bt++) {
+        int64_t bi = bt / a.tq, i = bt % a.tq;
+        for (int64_t h = 0; h < a.hq; h++) {
+            const float *o = yd + (bt * a.hq + h) * a.dh, *d = dy + (bt * a.hq + h) * a.dh;
+            drow[(bi * a.hq + h) * a.tq + i] = a.dh <= SMALL_DH ? dot_short(d, o, a.dh) : vt_dot(d, o, a.dh);
+        }
     }
     g.drow = drow;
     int64_t items = a.b * a.hq, work = items * a.tq * a.tk * a.dh;
 #pragma omp parallel for schedule(static, 1) if (work >= ATT_OMP_MIN)
     for (int64_t it = 0; it < items; it++)
-        bwd_head(&a, &g, q->data, k->data, v->data, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
+        if (a.dh <= SMALL_DH)
+            bwd_small(&a, &g, q->data, k->data, v->data, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
+        else
+            bwd_head(&a, &g, q->data, k->data, v->data, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
     if (!g.direct) {
         if (gk) reduce_group(gk, g.gk, &a);
         if (gv) reduce_group(gv, g.gv, &a);
@@ -401,8 +663,12 @@ vimo_status vimo_attention(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *q, vimo_
     const float *qd = qc->data, *kd = kc->data, *vd = vc->data;
 #pragma omp parallel for schedule(static, 1) if (work >= ATT_OMP_MIN)
     for (int64_t it = 0; it < items; it++) {
-        int64_t bi = it / (a.hq * nqb), h = (it / nqb) % a.hq, qb = it % nqb;
-        fwd_block(&a, qd, kd, vd, out->data, sv->lse, bi, h, qb * BQ, ws + omp_get_thread_num() * wsn);
+        int64_t bi = it / (a.hq * nqb), h = (it / nqb) % a.hq, i0 = it % nqb * BQ;
+        float *w = ws + omp_get_thread_num() * wsn;
+        if (a.dh <= SMALL_DH && a.tq - i0 >= SMALL_MIN_Q)
+            fwd_small(&a, qd, kd, vd, out->data, sv->lse, bi, h, i0, w);
+        else
+            fwd_block(&a, qd, kd, vd, out->data, sv->lse, bi, h, i0, w);
     }
     if (grad) {
         vimo_node *nd;
