@@ -121,15 +121,8 @@ static void test_transformer_copy(void **state)
     printf("copy transformer: loss %.3f -> %.4f (mean of last 20 steps) in %.2f s\n", first, tail, secs);
     assert_true(first > 1.5f);
     assert_true(tail < 0.02);
-    /* The time bound holds on a machine that is not oversubscribed (about
-     * 1.3 s); with more runnable processes than cores, wall time says little
-     * about vimo, so the bound is reported instead of asserted. */
-    double load = 0.0;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (getloadavg(&load, 1) == 1 && load > (double)cores)
-        printf("copy transformer: load average %.1f > %ld cores: 10 s bound not asserted\n", load, cores);
-    else
-        assert_true(secs < 10.0);
+    /* Time is reported, not asserted: speed belongs to benchmarks (wall time
+     * here depends on the machine's load and on sanitizer builds). */
     vimo_ctx_free(c);
     vimo_adamw_free(opt);
     toy_tf_free(&m);
