@@ -9,8 +9,10 @@ side by side per QA category with the majority-answer baseline.
   vimo run experiments/ablation.lua report_only=true  # redo tables and plots
 
 It builds the dataset once, then runs experiments/{motion_only,video_only,
-joint}.lua as child processes (`parallel` at a time, one kernel thread each:
-small models use two cores best as two processes), each logging to
+joint}.lua as child processes (`parallel` at a time, default all three, one
+kernel thread each: small models use cores best as separate processes, and
+three processes let the two short runs share a core while joint, the longest,
+keeps most of the other), each logging to
 results/<run>/runs/<name>.log, and shows their progress. Then it writes
 results/<run>/results.json, results.md and the plots (loss.png,
 accuracy.png). Every other key=value goes to the three experiments.
@@ -20,7 +22,7 @@ local vimo = require "vimo"
 local report = require "vimo.report"
 local data = require "vimo.data"
 
-local OWN = {run = "ablation", results_dir = "results", parallel = 2, experiments = "joint,motion_only,video_only",
+local OWN = {run = "ablation", results_dir = "results", parallel = 3, experiments = "joint,motion_only,video_only",
              report_only = false}
 -- Relative cost, to balance the lanes (video and joint decode frames too).
 local COST = {motion_only = 1, video_only = 2, joint = 3}

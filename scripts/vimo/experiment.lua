@@ -12,6 +12,10 @@ Stages (MotionLLM sec. 3.2, two-stage training; ViMoNet's joint recipe):
   data      load (or build once) the shipped motion/video dataset (vimo.data)
   pretrain  optional (pretrain_epochs > 0): the motion encoder as an
             autoencoder on motion alone (its pretrain_loss, T2M-GPT style)
+  contrast  stage 0 (contrast_epochs > 0): the encoders against their clips'
+            captions with CLIP's InfoNCE (vimo.contrastive), standing in for
+            the pretrained encoders MotionLLM starts from; encoders listed
+            in frozen_encoders stay frozen afterwards
   align     captions only; LLM frozen; encoders + projectors trained
   instruct  QA + captions; LoRA on the LLM + projectors (+ encoders at
             enc_lr_scale); a small validation QA each epoch
@@ -19,7 +23,9 @@ Stages (MotionLLM sec. 3.2, two-stage training; ViMoNet's joint recipe):
             baseline, and caption BLEU-1..4 / ROUGE-L / CIDEr-D
 Joint training mixes motion-text and video-text: "paired" feeds both
 modalities of a clip in one sample; "unpaired" gives each training example
-one modality (video with probability video_ratio, fixed per example).
+one modality (video with probability video_ratio, fixed per example);
+"mixed" feeds both to a paired_ratio share of the examples and one modality
+to the rest (modality dropout: each branch must be read on its own too).
 Every stage checkpoints each epoch; resume=true continues a killed run with
 the same losses. The trained parameters end in <run>/model.ckpt, which
 `vimo describe` reads.
@@ -30,23 +36,37 @@ local runner = require "vimo.runner"
 local trainer = require "vimo.trainer"
 local mllm = require "vimo.mllm"
 local data = require "vimo.data"
+local nn = require "vimo.nn"
 
 local M = {}
 
 M.options = {
   {name = "modalities", default = "motion", help = "comma-separated: motion, video"},
-  {name = "pairing", default = "paired", help = "joint training: paired or unpaired",
-   validator = function(v) return v == "paired" or v == "unpaired", "must be paired or unpaired" end},
-  {name = "video_ratio", default = 0.5, help = "unpaired: fraction of examples that see video"},
+  {name = "pairing", default = "paired", help = "joint training: paired, unpaired or mixed",
+   validator = function(v) return v == "paired" or v == "unpaired" or v == "mixed",
+     "must be paired, unpaired or mixed" end},
+  {name = "video_ratio", default = 0.5, help = "unpaired/mixed: fraction of single-modality examples that see video"},
+  {name = "paired_ratio", default = 0.5, help = "mixed: fraction of examples that see both modalities"},
   {name = "pretrain_epochs", default = 0, help = "stage 0: motion autoencoder epochs (0 = skip)"},
+  {name = "contrast_epochs", default = 60, help = "stage 0: motion encoder-caption contrastive epochs (0 = skip)"},
+  {name = "contrast_video_epochs", default = 15, help = "stage 0: video encoder-caption contrastive epochs (0 = skip)"},
+  {name = "contrast_lr", default = 2e-3, help = "stage 0 contrastive peak learning rate"},
+  {name = "contrast_batch", default = 64, help = "stage 0 contrastive batch (clips; the negatives)"},
+  {name = "contrast_temp", default = 0.07, help = "stage 0 InfoNCE temperature (CLIP's initial value)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
-  {name = "instruct_epochs", default = 6, help = "stage 2 epochs (QA + captions)"},
+  {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
   {name = "instruct_lr", default = 2e-3, help = "stage 2 peak learning rate"},
   {name = "enc_lr_scale", default = 1.0, help = "stage 2 encoder learning rate / instruct_lr (0 = frozen)"},
-  {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch"},
+  {name = "frozen_encoders", default = "video", help = "modalities whose encoders stay frozen after stage 0 "
+     .. "(comma-separated; frozen video tokens are computed once and cached)"},
+  {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch (align)"},
+  {name = "instruct_captions", default = 1, help = "caption examples per training clip and epoch (instruct)"},
+  {name = "loss_by_kind", default = true, help = "instruct: captions and QA as separate loss groups weighted "
+     .. "by example count (else one per-token mean)"},
   {name = "val_questions", default = 48, help = "validation questions per epoch (0 = none)"},
   {name = "eval_limit", default = 0, help = "test clips to evaluate (0 = all)"},
+  {name = "eval_train", default = 0, help = "also evaluate QA on N training clips (diagnoses over/underfitting)"},
   {name = "data_limit", default = 0, help = "build/use only the first N clips (quick runs)"},
   {name = "video_size", default = 64, help = "video frame size S (square crop)"},
   {name = "frames", default = 8, help = "video frames per clip"},
@@ -76,7 +96,7 @@ end
 function M.examples(clips, stage, opt)
   local out = {}
   for _, c in ipairs(clips) do
-    local ncap = math.min(opt.captions_per_clip, #c.captions)
+    local ncap = math.min(stage == "instruct" and opt.instruct_captions or opt.captions_per_clip, #c.captions)
     for k = 1, ncap do
       out[#out + 1] = {clip = c, question = mllm.CAPTION_PROMPTS[(k - 1) % #mllm.CAPTION_PROMPTS + 1],
                        answer = c.captions[k], category = "caption"}
@@ -90,12 +110,16 @@ function M.examples(clips, stage, opt)
   return out
 end
 
--- Unpaired joint training: each example sees one modality, fixed by a hash.
+-- Unpaired / mixed joint training: which modalities an example sees, fixed
+-- by two independent hashes of it (so a resume assigns them identically).
 local function assign_modalities(examples, modalities, opt)
-  if #modalities < 2 or opt.pairing ~= "unpaired" then return end
+  if #modalities < 2 or opt.pairing == "paired" then return end
+  local paired = opt.pairing == "mixed" and opt.paired_ratio or 0
   for _, ex in ipairs(examples) do
     local key = ex.clip.id .. "|" .. ex.question .. "|" .. ex.answer
-    ex.modalities = unit_hash(key) < opt.video_ratio and "video" or "motion"
+    if unit_hash("pair|" .. key) >= paired then
+      ex.modalities = unit_hash(key) < opt.video_ratio and "video" or "motion"
+    end
   end
 end
 
@@ -108,19 +132,24 @@ local function as_dataset(examples)
   end}
 end
 
--- Loss of a batch: one forward per modality set present (unpaired mode),
--- combined as the mean over all answer tokens.
-local function batch_loss(models, ctx, batch, rng)
+-- Loss of a batch: one forward per group of examples (the modality set in
+-- unpaired mode; captions apart from QA when by_kind), each group's mean
+-- answer-token loss weighted by its share of the examples. by_kind keeps the
+-- ~15-token captions from outweighing the 1-2-token QA answers ~6 to 1 in a
+-- per-token mean; short QA-only sequences also pad less.
+local function batch_loss(models, ctx, batch, rng, by_kind)
   local groups, order = {}, {}
   for _, ex in ipairs(batch) do
     local key = ex.modalities or "all"
+    if by_kind then key = key .. (ex.category == "caption" and "|caption" or "|qa") end
     if not groups[key] then groups[key] = {}; order[#order + 1] = key end
     table.insert(groups[key], ex)
   end
-  if #order == 1 then return models[order[1]]:loss(ctx, batch, rng, true) end
+  local function model_of(key) return models[key:match("^[^|]+")] end
+  if #order == 1 then return model_of(order[1]):loss(ctx, batch, rng, true) end
   local total, ntok, nb = nil, 0, #batch
   for _, key in ipairs(order) do
-    local l, n = models[key]:loss(ctx, groups[key], rng, true)
+    local l, n = model_of(key):loss(ctx, groups[key], rng, true)
     local w = vimo.scale(ctx, l, #groups[key] / nb)
     total = total and vimo.add(ctx, total, w) or w
     ntok = ntok + n
@@ -201,7 +230,9 @@ function M.main(def, overrides)
     local opt, model = env.opt, state.model
     if epochs <= 0 then return {skipped = true} end
     if stage == "instruct" then model:add_lora(opt.seed + 77) end
-    local groups, params = model:groups(stage, lr, opt.enc_lr_scale)
+    local frozen = {}
+    for _, m in ipairs(split_list(opt.frozen_encoders)) do frozen[m] = true end
+    local groups, params = model:groups(stage, lr, opt.enc_lr_scale, frozen)
     local examples = M.examples(state.train, stage, opt)
     assign_modalities(examples, model.modalities, opt)
     local models = {all = model}
@@ -218,7 +249,9 @@ function M.main(def, overrides)
     local res = trainer.run{
       opt = o, label = def.name .. " " .. stage, config = o,
       model = {params = params, train = function(on) model:train(on) end,
-               forward = function(ctx, batch, rng) return batch_loss(models, ctx, batch, rng) end},
+               forward = function(ctx, batch, rng)
+                 return batch_loss(models, ctx, batch, rng, stage == "instruct" and opt.loss_by_kind)
+               end},
       groups = groups, data = as_dataset(examples), eval = eval_fn,
     }
     local first, last = res.losses[1], res.losses[#res.losses]
@@ -243,7 +276,6 @@ function M.main(def, overrides)
       if opt.pretrain_epochs <= 0 or not state.model.enc.motion then return {skipped = true} end
       local enc = state.model.enc.motion
       if not enc:has("pretrain_loss") then return {skipped = true, reason = "encoder has no pretrain_loss"} end
-      local nn = require "vimo.nn"
       local params = nn.plugin_module(enc, "motion_encoder").params
       local L = opt.motion_frames
       local o = stage_opt(env, opt.pretrain_epochs, opt.align_lr)
@@ -261,6 +293,45 @@ function M.main(def, overrides)
         data = as_dataset(state.train),
       }
       return {steps = res.step, final_loss = res.losses[#res.losses] and res.losses[#res.losses].loss}
+    end},
+    {name = "contrast", run = function(env)
+      -- One InfoNCE run per modality, each with its own caption encoder and
+      -- epochs (a video step costs ~10 motion steps), checkpointed apart.
+      local opt, model, out = env.opt, state.model, {}
+      local contrastive = require "vimo.contrastive"
+      for k, m in ipairs(model.modalities) do
+        local epochs = m == "video" and opt.contrast_video_epochs or opt.contrast_epochs
+        if epochs <= 0 then
+          out[m] = {skipped = true}
+        else
+          local head = contrastive.new{modalities = {m}, enc_dims = {[m] = model.enc[m]:out_dim()},
+                                       tokenizer = model.tok, dim = opt.enc_dim, temp = opt.contrast_temp,
+                                       rng = vimo.rng(opt.seed + 91 + k)}
+          model.enc[m]:unfreeze()
+          local params = nn.plugin_module(model.enc[m], m .. "_encoder").params
+          for _, p in ipairs(head.params) do params[#params + 1] = p end
+          local o = stage_opt(env, epochs, opt.contrast_lr)
+          o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
+          assert(vimo.mkdir(o.ckpt_dir))
+          local view, match = restricted(model, m), {}
+          local res = trainer.run{
+            opt = o, label = def.name .. " contrast " .. m, config = o,
+            model = {params = params, train = function(on) model:train(on) end,
+                     forward = function(ctx, batch, rng)
+                       local caps = {}
+                       for i, c in ipairs(batch) do caps[i] = c.captions[rng:below(#c.captions) + 1] end
+                       local l, n, acc = head:loss(ctx, view:encoder_tokens(ctx, batch, rng, true), caps)
+                       match[#match + 1] = acc
+                       return l, n
+                     end},
+            data = as_dataset(state.train),
+          }
+          local last = res.losses[#res.losses]
+          out[m] = {steps = res.step, final_loss = last and last.loss, losses = res.losses,
+                    final_match = match[#match]}
+        end
+      end
+      return out
     end},
     {name = "align", run = function(env)
       return train_stage(env, "align", env.opt.align_epochs, env.opt.align_lr)
@@ -285,6 +356,14 @@ function M.main(def, overrides)
       end
       local r, preds = M.evaluate(state.model, state.ds, test)
       write_json(env.stage_dir .. "/predictions.json", preds)
+      if env.opt.eval_train > 0 then
+        local tr, step = {}, math.max(1, #state.train // env.opt.eval_train)
+        for i = 1, #state.train, step do
+          if #tr < env.opt.eval_train then tr[#tr + 1] = state.train[i] end
+        end
+        local rt = M.evaluate(state.model, state.ds, tr, math.huge)
+        r.train_qa = rt.qa
+      end
       return r
     end},
   }

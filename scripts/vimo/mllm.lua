@@ -41,7 +41,7 @@ M.options = {
   {name = "video_encoder", default = "encoder.video_cnn", help = "video encoder plugin id"},
   {name = "projector", default = "projector.mlp2x_gelu", help = "projector plugin id (both modalities)"},
   {name = "enc_dim", default = 128, help = "encoder token width"},
-  {name = "motion_frames", default = 64, help = "motion window in frames (20 fps): crops and pads"},
+  {name = "motion_frames", default = 128, help = "motion window in frames (20 fps): crops and pads"},
   {name = "lora_rank", default = 16, help = "LoRA rank (MotionLLM: 64 on a 7B model)"},
   {name = "lora_alpha", default = 16.0, help = "LoRA alpha (scale alpha / rank)"},
   {name = "lora_dropout", default = 0.05, help = "dropout on the LoRA input"},
@@ -132,22 +132,27 @@ local function lora_params(inst, prefix)
 end
 
 --- Parameter groups of a stage: {{params =, lr =}, ...} and the flat list.
-function Model:groups(stage, lr, enc_lr_scale)
+-- Encoders train at lr (align) or lr * enc_lr_scale (instruct; 0 = frozen);
+-- the modalities in frozen_encoders (a set) stay frozen in both stages, as
+-- MotionLLM keeps its pretrained encoders (train them in stage 0 first).
+function Model:groups(stage, lr, enc_lr_scale, frozen_encoders)
   local enc, proj = {}, {}
+  local escale = stage == "align" and 1.0 or enc_lr_scale
+  self.frozen = {}
   for _, m in ipairs(self.modalities) do
-    self.enc[m]:unfreeze()
     self.proj[m]:unfreeze()
-    enc[#enc + 1] = nn.plugin_module(self.enc[m], m .. "_encoder")
     proj[#proj + 1] = nn.plugin_module(self.proj[m], m .. "_projector")
+    if escale > 0 and not (frozen_encoders or {})[m] then
+      self.enc[m]:unfreeze()
+      enc[#enc + 1] = nn.plugin_module(self.enc[m], m .. "_encoder")
+    else
+      self.enc[m]:freeze()
+      self.frozen[m] = true
+    end
   end
   local wd = self.opt.proj_wd or 0
   local groups = {{params = nn.params_of(table.unpack(proj)), lr = lr, wd = wd}}
-  local escale = stage == "align" and 1.0 or enc_lr_scale
-  if escale > 0 then
-    groups[#groups + 1] = {params = nn.params_of(table.unpack(enc)), lr = lr * escale, wd = wd}
-  else
-    for _, m in ipairs(self.modalities) do self.enc[m]:freeze() end
-  end
+  if #enc > 0 then groups[#groups + 1] = {params = nn.params_of(table.unpack(enc)), lr = lr * escale, wd = wd} end
   if stage == "instruct" then
     groups[#groups + 1] = {params = lora_params(self.llm, "llm"), lr = lr}
   end
@@ -173,11 +178,35 @@ local function window_start(T, L, rng, train)
   return (T - L) // 2
 end
 
---- Projected modality tokens of the clips, in modality order: list of (B, N, D).
-function Model:modality_tokens(ctx, clips, rng, train)
-  local blocks = {}
+-- Video tokens (N, E) of a clip from a frozen encoder, computed once: the
+-- frames are fixed (no augmentation), so every later epoch reuses them
+-- (the encoder's forward and backward were most of a video step).
+function Model:cached_video(clip)
+  self.video_cache = self.video_cache or {}
+  local t = self.video_cache[clip.id]
+  if not t then
+    local c = vimo.ctx()
+    c:grad(false)
+    local y = self.enc.video:encode(c, clip.video, 1, nil)
+    local sh = y:shape()
+    t = vimo.reshape(c, y, {sh[2], sh[3]}):clone()
+    c:close()
+    self.video_cache[clip.id] = t
+  end
+  return t
+end
+
+--- Encoder tokens of the clips per modality: {motion = (B, N, E), ...}.
+function Model:encoder_tokens(ctx, clips, rng, train)
+  local out = {}
   local B = #clips
   for _, m in ipairs(self.modalities) do
+    if m == "video" and self.frozen and self.frozen.video then
+      local v = {}
+      for i, c in ipairs(clips) do v[i] = self:cached_video(c) end
+      out[m] = vimo.stack(ctx, v)
+      goto continue
+    end
     local x
     if m == "motion" then
       local L, wins = self.opt.motion_frames, {}
@@ -190,8 +219,17 @@ function Model:modality_tokens(ctx, clips, rng, train)
       for i, c in ipairs(clips) do v[i] = c.video end
       x = vimo.cat_rows(ctx, v) -- (B F, 3, S, S): tensors stop at 4 dims
     end
-    local tokens = self.enc[m]:encode(ctx, x, B, rng)
-    blocks[#blocks + 1] = self.proj[m]:project(ctx, tokens, rng)
+    out[m] = self.enc[m]:encode(ctx, x, B, rng)
+    ::continue::
+  end
+  return out
+end
+
+--- Projected modality tokens of the clips, in modality order: list of (B, N, D).
+function Model:modality_tokens(ctx, clips, rng, train)
+  local tokens, blocks = self:encoder_tokens(ctx, clips, rng, train), {}
+  for _, m in ipairs(self.modalities) do
+    blocks[#blocks + 1] = self.proj[m]:project(ctx, tokens[m], rng)
   end
   return blocks
 end

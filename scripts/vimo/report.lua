@@ -9,7 +9,7 @@ tool; vimo only writes its data and script files).
   report.markdown(t)                  -- the same as Markdown
   report.plots(dir, runs)             -- loss curves + per-category accuracy
 
-Each run's results are its runner results (stages align/instruct with
+Each run's results are its runner results (stages contrast/align/instruct with
 `losses`, eval with `qa` = {overall, categories} and `captions`).
 ]]
 
@@ -118,7 +118,7 @@ local function have_gnuplot()
   return ok == true or ok == 0
 end
 
---- Writes loss.png (loss per step for each run's align and instruct stages)
+--- Writes loss.png (loss per step for each run's contrast, align and instruct stages)
 -- and accuracy.png (per-category accuracy bars with the baseline) into dir.
 -- Returns the list of files written, or nil and a reason.
 function M.plots(dir, runs, t)
@@ -126,8 +126,15 @@ function M.plots(dir, runs, t)
   local plots = {}
   local curves = {}
   for _, r in ipairs(runs) do
-    for _, stage in ipairs({"align", "instruct"}) do
-      local s = r.results[stage]
+    local stages = {}
+    for _, m in ipairs({"motion", "video"}) do
+      local c = r.results.contrast and r.results.contrast[m]
+      if c then stages[#stages + 1] = {name = "contrast_" .. m, s = c} end
+    end
+    stages[#stages + 1] = {name = "align", s = r.results.align}
+    stages[#stages + 1] = {name = "instruct", s = r.results.instruct}
+    for _, st in ipairs(stages) do
+      local stage, s = st.name, st.s
       if s and s.losses and #s.losses > 0 then
         local path = ("%s/loss_%s_%s.dat"):format(dir, r.name, stage)
         local lines = {}
@@ -141,7 +148,7 @@ function M.plots(dir, runs, t)
     write(dir .. "/loss.gp", table.concat({
       "set terminal pngcairo size 900,500 noenhanced",
       ("set output '%s/loss.png'"):format(dir),
-      "set title 'training loss (answer tokens) per step'",
+      "set title 'loss per step (contrast: InfoNCE; align, instruct: answer cross-entropy)'",
       "set xlabel 'step'", "set ylabel 'cross-entropy'", "set key outside right", "set grid",
       "plot " .. table.concat(curves, ", \\\n     "),
     }, "\n") .. "\n")

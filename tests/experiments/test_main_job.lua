@@ -7,7 +7,7 @@ local tmp = (os.getenv("VIMO_TEST_TMP") or "/tmp") .. "/vimo_test_main_job"
 os.execute("rm -rf '" .. tmp .. "'")
 assert(vimo.mkdir(tmp))
 local exe, src = vimo.executable, vimo.source_dir
-local common = "data_limit=40 align_epochs=1 instruct_epochs=2 val_questions=0 eval_limit=4 threads=1 log_every=1 save_every=2"
+local common = "data_limit=40 contrast_epochs=1 contrast_video_epochs=1 contrast_batch=8 align_epochs=1 instruct_epochs=2 val_questions=0 eval_limit=4 threads=1 log_every=1 save_every=2"
 
 local function run(script, args)
   local cmd = ("'%s' run '%s/experiments/%s.lua' results_dir='%s' %s %s > '%s/%s.log' 2>&1"):format(
