@@ -1,0 +1,63 @@
+--[[
+tests/lua/test_mllm.lua - the multimodal model's parameter groups and the
+cache of frozen video-encoder tokens (vimo.mllm): a frozen encoder trains in
+no group, and cached tokens are exactly what the encoder computes for the clip.
+]]
+
+local vimo = require "vimo"
+local check = require "check"
+local mllm = require "vimo.mllm"
+
+local opt = {}
+for _, o in ipairs(mllm.options) do opt[o.name] = o.default end
+opt.enc_dim = 16
+local model = mllm.new(opt, {"motion", "video"}, 3)
+
+local function names(list)
+  local set = {}
+  for _, p in ipairs(list) do set[p.name] = true end
+  return set
+end
+local function has_prefix(set, prefix)
+  for n in pairs(set) do if n:sub(1, #prefix) == prefix then return true end end
+  return false
+end
+
+-- Groups: align trains both encoders; frozen_encoders = {video} keeps the video encoder out.
+local _, all = model:groups("align", 1e-3, 1.0, {})
+local set = names(all)
+check.ok(has_prefix(set, "motion_encoder.") and has_prefix(set, "video_encoder."), "align trains both encoders")
+check.ok(has_prefix(set, "motion_projector.") and has_prefix(set, "video_projector."), "and both projectors")
+_, all = model:groups("align", 1e-3, 1.0, {video = true})
+set = names(all)
+check.ok(has_prefix(set, "motion_encoder.") and not has_prefix(set, "video_encoder."),
+         "a frozen video encoder is in no group")
+check.ok(model.frozen.video and not model.frozen.motion, "model.frozen names the frozen encoder")
+_, all = model:groups("instruct", 1e-3, 0.0, {})
+check.ok(not has_prefix(names(all), "motion_encoder."), "enc_lr_scale = 0 freezes the encoders in stage 2")
+
+-- Cache: tokens of a frozen video encoder equal a fresh forward, bit for bit.
+model:groups("align", 1e-3, 1.0, {video = true})
+local r = vimo.rng(11)
+local clip = {id = "clip-a", video = vimo.randn(r, {8, 3, 64, 64}), motion = vimo.randn(r, {40, 263})}
+local other = {id = "clip-b", video = vimo.randn(r, {8, 3, 64, 64}), motion = vimo.randn(r, {40, 263})}
+local ctx = vimo.ctx()
+ctx:grad(false)
+local direct = model.enc.video:encode(ctx, clip.video, 1, nil):totable()[1]
+local tok = model:encoder_tokens(ctx, {clip, other}, r, true)
+local cached = tok.video:totable()
+check.eq(#cached, 2, "one row per clip")
+check.eq(#cached[1], #direct, "tokens per clip")
+for i = 1, #direct do
+  for j = 1, #direct[i] do
+    if cached[1][i][j] ~= direct[i][j] then check.ok(false, ("cached token %d.%d differs"):format(i, j)) end
+  end
+end
+check.ok(model.video_cache["clip-a"] ~= nil and model.video_cache["clip-b"] ~= nil, "both clips cached")
+local first = model.video_cache["clip-a"]
+model:encoder_tokens(ctx, {clip}, r, true)
+check.ok(rawequal(model.video_cache["clip-a"], first), "a second epoch reuses the cached tensor")
+check.eq(tok.motion:shape()[2], opt.motion_frames // 4, "motion tokens: the 128-frame window / 4")
+ctx:close()
+model:close()
+check.done("test_mllm")
