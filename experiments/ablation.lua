@@ -7,6 +7,7 @@ side by side per QA category with the majority-answer baseline.
   vimo run experiments/ablation.lua resume=true     # continue a killed run
   vimo run experiments/ablation.lua instruct_epochs=8 align_epochs=4  # passed on
   vimo run experiments/ablation.lua report_only=true  # redo tables and plots
+  vimo run experiments/ablation.lua seeds=0,1,2       # each experiment per seed; means in the table
 
 It builds the dataset once, then runs experiments/{motion_only,video_only,
 joint}.lua as child processes (`parallel` at a time, default all three, one
@@ -23,7 +24,7 @@ local report = require "vimo.report"
 local data = require "vimo.data"
 
 local OWN = {run = "ablation", results_dir = "results", parallel = 3, experiments = "joint,motion_only,video_only",
-             report_only = false}
+             report_only = false, seeds = ""}
 -- Relative cost, to balance the lanes (video and joint decode frames too).
 local COST = {motion_only = 1, video_only = 2, joint = 3}
 
@@ -35,6 +36,22 @@ for k, v in pairs(args) do
   if OWN[k] == nil then pass[#pass + 1] = ("%s=%s"):format(k, tostring(v)) end
 end
 table.sort(pass)
+
+-- seeds=a,b,...: every experiment once per seed (runs <name>_s<seed>); the
+-- tables then show the mean over the seeds, results.json every run.
+local seeds = {}
+for w in tostring(opt.seeds):gmatch("[^,%s]+") do
+  seeds[#seeds + 1] = math.tointeger(tonumber(w)) or error("ablation: seeds: '" .. w .. "' is not an integer", 0)
+end
+if #seeds > 0 and args.seed ~= nil then error("ablation: give seed= or seeds=, not both", 0) end
+
+--- The child runs of an experiment: {run =, seed =} per seed (seed nil: its default).
+local function runs_of(name)
+  if #seeds <= 1 then return {{run = name, seed = seeds[1]}} end
+  local out = {}
+  for _, sd in ipairs(seeds) do out[#out + 1] = {run = ("%s_s%d"):format(name, sd), seed = sd} end
+  return out
+end
 
 local dir = opt.results_dir .. "/" .. opt.run
 local runs_dir = dir .. "/runs"
@@ -60,16 +77,20 @@ local function build_dataset()
   return counts
 end
 
---- Splits the experiments into `parallel` lanes of balanced cost.
-local function plan_lanes(names)
-  table.sort(names, function(a, b) return (COST[a] or 1) > (COST[b] or 1) end)
+--- Splits the jobs ({exp =, run =, seed =}) into `parallel` lanes of balanced cost.
+local function plan_lanes(jobs)
+  table.sort(jobs, function(a, b)
+    local ca, cb = COST[a.exp] or 1, COST[b.exp] or 1
+    if ca ~= cb then return ca > cb end
+    return a.run < b.run
+  end)
   local lanes, load = {}, {}
   for i = 1, math.max(1, opt.parallel) do lanes[i], load[i] = {}, 0 end
-  for _, n in ipairs(names) do
+  for _, j in ipairs(jobs) do
     local best = 1
     for i = 2, #lanes do if load[i] < load[best] then best = i end end
-    table.insert(lanes[best], n)
-    load[best] = load[best] + (COST[n] or 1)
+    table.insert(lanes[best], j)
+    load[best] = load[best] + (COST[j.exp] or 1)
   end
   return lanes
 end
@@ -95,18 +116,25 @@ end
 --- Starts every lane in the background and shows the children's progress
 -- until all lanes are done; raises if an experiment failed.
 local function run_children()
-  local names = {}
-  for n in opt.experiments:gmatch("[^,%s]+") do names[#names + 1] = n end
-  local lanes = plan_lanes(names)
+  local jobs, names = {}, {}
+  for n in opt.experiments:gmatch("[^,%s]+") do
+    for _, r in ipairs(runs_of(n)) do
+      jobs[#jobs + 1] = {exp = n, run = r.run, seed = r.seed}
+      names[#names + 1] = r.run
+    end
+  end
+  local lanes = plan_lanes(jobs)
   local exe = vimo.executable or "vimo"
   local extra = #pass > 0 and (" " .. table.concat(pass, " ")) or ""
   os.remove(runs_dir .. "/failed")
   for i, lane in ipairs(lanes) do
     local cmds = {}
-    for _, n in ipairs(lane) do
-      local script = vimo.source_dir .. "/experiments/" .. n .. ".lua"
-      cmds[#cmds + 1] = ("%s run %s run=%s results_dir=%s threads=1%s > %s 2>&1 || echo %s >> %s"):format(
-        q(exe), q(script), n, q(runs_dir), extra, q(runs_dir .. "/" .. n .. ".log"), n, q(runs_dir .. "/failed"))
+    for _, j in ipairs(lane) do
+      local script = vimo.source_dir .. "/experiments/" .. j.exp .. ".lua"
+      local sd = j.seed and (" seed=" .. j.seed) or ""
+      cmds[#cmds + 1] = ("%s run %s run=%s results_dir=%s threads=1%s%s > %s 2>&1 || echo %s >> %s"):format(
+        q(exe), q(script), j.run, q(runs_dir), extra, sd, q(runs_dir .. "/" .. j.run .. ".log"), j.run,
+        q(runs_dir .. "/failed"))
     end
     local done = ("%s/lane%d.done"):format(runs_dir, i)
     os.remove(done)
@@ -154,17 +182,29 @@ end
 
 --- Tables on stdout, results.json, results.md and the plots.
 local function write_report(counts, wall)
-  local runs = {}
+  local runs, each = {}, {}
   for _, n in ipairs({"motion_only", "video_only", "joint"}) do
-    local r = read_json(("%s/%s/results.json"):format(runs_dir, n))
-    if r then runs[#runs + 1] = {name = n, results = r} end
+    local per_seed = {}
+    for _, r in ipairs(runs_of(n)) do
+      local res = read_json(("%s/%s/results.json"):format(runs_dir, r.run))
+      if res then
+        per_seed[#per_seed + 1] = res
+        each[#each + 1] = {name = r.run, results = res}
+      end
+    end
+    if #per_seed > 0 then runs[#runs + 1] = {name = n, results = report.mean_results(per_seed)} end
   end
   local t = report.table(runs)
+  if #seeds > 1 then t.note = ("mean over seeds %s"):format(table.concat(seeds, ", ")) end
   io.stdout:write("\n", report.text(t), ("\nwall time: %.0f s (GEMM kernels: %s)\n"):format(wall, vimo.gemm_arch()))
   local summary = {wall_seconds = wall, splits = counts, table = t, runs = {}}
-  for _, r in ipairs(runs) do
+  for _, r in ipairs(each) do
     summary.runs[r.name] = {eval = r.results.eval, align = r.results.align and r.results.align.final_loss,
                             instruct = r.results.instruct and r.results.instruct.final_loss}
+  end
+  if #seeds > 1 then summary.seeds, summary.mean = seeds, {} end
+  for _, r in ipairs(runs) do
+    if #seeds > 1 then summary.mean[r.name] = r.results.eval end
   end
   local f = assert(io.open(dir .. "/results.json", "wb"))
   f:write(vimo.json_encode(summary, true), "\n")

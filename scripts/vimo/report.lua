@@ -88,8 +88,9 @@ local CAP_HEADER = {"captions", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"}
 
 --- The tables as plain text (QA accuracy in %, then caption metrics).
 function M.text(t)
-  return "QA accuracy (%) on the test split, majority-answer baseline beside:\n" .. fmt_rows(t.header, t.rows) ..
-         "\n" .. fmt_rows(CAP_HEADER, t.captions)
+  local note = t.note and (" (" .. t.note .. ")") or ""
+  return "QA accuracy (%) on the test split, majority-answer baseline beside" .. note .. ":\n" ..
+         fmt_rows(t.header, t.rows) .. "\n" .. fmt_rows(CAP_HEADER, t.captions)
 end
 
 local function md_rows(header, rows)
@@ -103,8 +104,52 @@ end
 
 --- The tables as Markdown.
 function M.markdown(t)
-  return "### QA accuracy (%), test split\n\n" .. md_rows(t.header, t.rows) .. "\n### Captioning\n\n" ..
-         md_rows(CAP_HEADER, t.captions)
+  local note = t.note and (" (" .. t.note .. ")") or ""
+  return "### QA accuracy (%), test split" .. note .. "\n\n" .. md_rows(t.header, t.rows) ..
+         "\n### Captioning" .. note .. "\n\n" .. md_rows(CAP_HEADER, t.captions)
+end
+
+--- The mean of several runs' results of one experiment (one per seed):
+-- QA accuracy per category and overall, and the caption metrics, averaged;
+-- n and the majority baseline are the same for every seed (same test split).
+-- The stages' losses are the first run's (for the plots). One run: itself.
+function M.mean_results(list)
+  if #list == 1 then return list[1] end
+  local first = list[1]
+  local out = {contrast = first.contrast, align = first.align, instruct = first.instruct}
+  local qa0 = first.eval and first.eval.qa
+  if not qa0 then return out end
+  local function mean_of(get)
+    local s, k = 0.0, 0
+    for _, r in ipairs(list) do
+      local v = r.eval and get(r.eval)
+      if v then s, k = s + v, k + 1 end
+    end
+    return k > 0 and s / k or nil
+  end
+  local function cat_acc(ev, name)
+    for _, c in ipairs(ev.qa and ev.qa.categories or {}) do
+      if c.category == name then return c.accuracy end
+    end
+  end
+  local qa = {categories = {}, overall = {}}
+  for i, c in ipairs(qa0.categories) do
+    qa.categories[i] = {category = c.category, n = c.n, majority = c.majority,
+                        majority_accuracy = c.majority_accuracy,
+                        accuracy = mean_of(function(ev) return cat_acc(ev, c.category) end)}
+  end
+  for k, v in pairs(qa0.overall) do qa.overall[k] = v end
+  qa.overall.accuracy = mean_of(function(ev) return ev.qa and ev.qa.overall.accuracy end)
+  out.eval = {qa = qa}
+  local c0 = first.eval.captions
+  if c0 then
+    local cap = {n = c0.n, bleu = {}}
+    for b = 1, 4 do cap.bleu[b] = mean_of(function(ev) return ev.captions and ev.captions.bleu[b] end) end
+    cap.rouge_l = mean_of(function(ev) return ev.captions and ev.captions.rouge_l end)
+    cap.cider_d = mean_of(function(ev) return ev.captions and ev.captions.cider_d end)
+    out.eval.captions = cap
+  end
+  return out
 end
 
 local function write(path, text)

@@ -73,5 +73,21 @@ for _, f in ipairs({"results.json", "results.md"}) do
   check(h ~= nil, "ablation wrote " .. f)
   if h then h:close() end
 end
+-- 5. seeds=0,1: one run per seed, and the table's figure is their mean
+cmd = ("'%s' run '%s/experiments/ablation.lua' results_dir='%s' run=abl_seeds experiments=motion_only seeds=0,1 %s "
+       .. "> '%s/ablation_seeds.log' 2>&1"):format(exe, src, tmp, common, tmp)
+check(os.execute(cmd) == true, "ablation with seeds=0,1 exits 0")
+local fs = io.open(tmp .. "/abl_seeds/results.json")
+check(fs ~= nil, "it wrote results.json")
+if fs then
+  local r = vimo.json_decode(fs:read("a"))
+  fs:close()
+  local a, b = r.runs.motion_only_s0, r.runs.motion_only_s1
+  check(a and b, "one run per seed (motion_only_s0, motion_only_s1)")
+  if a and b then
+    local want = (a.eval.qa.overall.accuracy + b.eval.qa.overall.accuracy) / 2
+    check(math.abs(r.mean.motion_only.qa.overall.accuracy - want) < 1e-12, "the table shows the mean over seeds")
+  end
+end
 print(("%d passed, %d failed"):format(passed, failed))
 if failed > 0 then os.exit(1) end
