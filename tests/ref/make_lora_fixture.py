@@ -35,6 +35,8 @@ import struct
 import numpy as np
 import torch
 
+from make_llama_fixtures import write_safetensors  # same directory: one safetensors writer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL = os.path.join(HERE, "..", "llm", "fixtures", "tiny_llama")
 OUT = os.path.join(HERE, "..", "llm_plugin", "fixtures", "lora_ref.safetensors")
@@ -58,25 +60,6 @@ def read_safetensors(path):
         a = np.frombuffer(data[b:e], dtype=NP_DTYPES[h["dtype"]]).reshape(h["shape"])
         out[name] = torch.from_numpy(a.copy())
     return out
-
-
-def write_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        t = t.contiguous()
-        dt = {torch.float32: "F32", torch.int32: "I32"}[t.dtype]
-        b = t.numpy().tobytes()
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def rmsnorm(x, w, eps):
@@ -174,6 +157,7 @@ def main():
     for base, (A, Bm) in lora.items():
         out["grad." + base + ".lora_A"] = A.grad.to(torch.float32)
         out["grad." + base + ".lora_B"] = Bm.grad.to(torch.float32)
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
     write_safetensors(OUT, out)
     print(f"wrote {OUT}: loss {loss.item():.6f}")
 
