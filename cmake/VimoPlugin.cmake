@@ -1,7 +1,7 @@
 # VimoPlugin.cmake - vimo_add_plugin(): build one vimo plugin.
 #
 #   vimo_add_plugin(encoder_motion_tcn motion_tcn.c [more.c ...]
-#                   [LIBRARIES extra link libraries ...])
+#                   [NO_INSTALL] [LIBRARIES extra link libraries ...])
 #
 # Makes a MODULE library named exactly NAME.so (no "lib" prefix) that links
 # libvimo, writes it into ${VIMO_PLUGIN_BUILD_DIR} (where the loader of a
@@ -16,7 +16,7 @@
 include_guard(GLOBAL)
 
 function(vimo_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "NO_INSTALL" "" "LIBRARIES" ${ARGN})
   if(NOT ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "vimo_add_plugin(${name}): give at least one source file")
   endif()
@@ -42,7 +42,7 @@ function(vimo_add_plugin name)
     # Installed next to libvimo's lib/vimo/plugins: libvimo is two levels up.
     INSTALL_RPATH "$ORIGIN/../..")
 
-  if(VIMO_PLUGIN_INSTALL_DIR)
+  if(VIMO_PLUGIN_INSTALL_DIR AND NOT ARG_NO_INSTALL)
     # Relative to the prefix when it lies inside it, so that
     # `cmake --install build --prefix DIR` relocates plugins with the rest.
     set(dest "${VIMO_PLUGIN_INSTALL_DIR}")

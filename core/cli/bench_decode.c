@@ -12,6 +12,13 @@
  * shape built in memory (dim 288, hidden 768, 6 layers, 6 heads, vocab
  * 32000, seq 256, tied, N(0, 0.02) weights: speed does not depend on the
  * values), and any --model PATH the loader reads.
+ * --device NAME (e.g. cuda) times instead a decode built from core ops
+ * (embedding, rmsnorm, matmul, rope, attention over a KV cache, swiglu) with
+ * the weights and cache on that device, one token per step, the logits
+ * copied back for the greedy choice; the table compares its tokens and last
+ * logits with the CPU engine's (fp32 kernels in another order: small
+ * differences, same tokens for most steps). A missing backend or GPU is an
+ * error naming why (docs/cuda.md). --ops runs that decode on the CPU.
  * Not here: batched prefill, sampling cost, tokenizer time, other engines.
  */
 #include <math.h>
@@ -334,10 +341,199 @@ done:
     return rc;
 }
 
+/* ---- the ops decode on a device ------------------------------------------ */
+
+typedef struct dev_layer {
+    vimo_tensor *an, *fn, *wq, *wk, *wv, *bq, *bk, *bv, *wo, *wg, *wu, *wd; /* device copies */
+    vimo_tensor *kc, *vc;                                                   /* (1, max_pos, nkv, hs) */
+} dev_layer;
+
+typedef struct dev_model {
+    const vimo_llama_model *m;
+    int dev, max_pos;
+    vimo_tensor *embed, *norm, *head;
+    dev_layer *l;
+    vimo_ctx *ctx;
+    float *logits; /* host (V) */
+    int32_t *tokens;
+} dev_model;
+
+/* A device tensor holding n host floats (NULL src: NULL tensor). */
+static vimo_status up(vimo_tensor **t, const float *src, int ndim, const int64_t *shape, int dev)
+{
+    *t = NULL;
+    if (!src) return VIMO_OK;
+    vimo_status st = vimo_tensor_new(t, ndim, shape);
+    if (!st) st = vimo_tensor_copy_from(*t, src, vimo_tensor_numel(*t));
+    if (!st) st = vimo_tensor_move(*t, dev);
+    return st;
+}
+
+static void dev_model_free(dev_model *d)
+{
+    for (int i = 0; d->l && i < d->m->cfg.n_layers; i++) {
+        dev_layer *l = &d->l[i];
+        vimo_tensor *ts[14] = {l->an, l->fn, l->wq, l->wk, l->wv, l->bq, l->bk,
+                               l->bv, l->wo, l->wg, l->wu, l->wd, l->kc, l->vc};
+        for (int k = 0; k < 14; k++) vimo_tensor_free(ts[k]);
+    }
+    free(d->l);
+    vimo_tensor_free(d->embed);
+    vimo_tensor_free(d->norm);
+    vimo_tensor_free(d->head);
+    vimo_ctx_free(d->ctx);
+    free(d->logits);
+    free(d->tokens);
+}
+
+static vimo_status dev_model_init(dev_model *d, const vimo_llama_model *m, int dev, int max_pos)
+{
+    const vimo_llama_config *c = &m->cfg;
+    int64_t C = c->dim, Q = (int64_t)c->n_heads * c->head_dim, K = (int64_t)c->n_kv_heads * c->head_dim,
+            H = c->hidden_dim, V = c->vocab_size;
+    vimo_status st = VIMO_OK;
+    memset(d, 0, sizeof *d);
+    d->m = m;
+    d->dev = dev;
+    d->max_pos = max_pos;
+    if (!(d->l = calloc((size_t)c->n_layers, sizeof *d->l)) || !(d->logits = malloc((size_t)V * sizeof(float))) ||
+        !(d->tokens = malloc((size_t)max_pos * sizeof(int32_t))))
+        return vimo_error(VIMO_ERR_NOMEM, "bench decode: out of memory");
+    VIMO_TRY(vimo_ctx_new(&d->ctx));
+    vimo_ctx_set_grad(d->ctx, 0);
+    VIMO_TRY(up(&d->embed, m->embed, 2, (int64_t[]){V, C}, dev));
+    VIMO_TRY(up(&d->norm, m->final_norm, 1, (int64_t[]){C}, dev));
+    VIMO_TRY(up(&d->head, m->lm_head, 2, (int64_t[]){V, C}, dev));
+    for (int i = 0; i < c->n_layers; i++) {
+        const vimo_llama_layer *w = &m->layers[i];
+        dev_layer *l = &d->l[i];
+        VIMO_TRY(up(&l->an, w->attn_norm, 1, (int64_t[]){C}, dev));
+        VIMO_TRY(up(&l->fn, w->ffn_norm, 1, (int64_t[]){C}, dev));
+        VIMO_TRY(up(&l->wq, w->wq, 2, (int64_t[]){Q, C}, dev));
+        VIMO_TRY(up(&l->wk, w->wk, 2, (int64_t[]){K, C}, dev));
+        VIMO_TRY(up(&l->wv, w->wv, 2, (int64_t[]){K, C}, dev));
+        VIMO_TRY(up(&l->bq, w->bq, 1, (int64_t[]){Q}, dev));
+        VIMO_TRY(up(&l->bk, w->bk, 1, (int64_t[]){K}, dev));
+        VIMO_TRY(up(&l->bv, w->bv, 1, (int64_t[]){K}, dev));
+        VIMO_TRY(up(&l->wo, w->wo, 2, (int64_t[]){C, Q}, dev));
+        VIMO_TRY(up(&l->wg, w->w_gate, 2, (int64_t[]){H, C}, dev));
+        VIMO_TRY(up(&l->wu, w->w_up, 2, (int64_t[]){H, C}, dev));
+        VIMO_TRY(up(&l->wd, w->w_down, 2, (int64_t[]){C, H}, dev));
+        int64_t cs[4] = {1, max_pos, c->n_kv_heads, c->head_dim};
+        VIMO_TRY(vimo_tensor_new_on(&l->kc, dev, 4, cs));
+        VIMO_TRY(vimo_tensor_new_on(&l->vc, dev, 4, cs));
+    }
+fail:
+    return st;
+}
+
+/* One position: logits of token at pos into d->logits. */
+static vimo_status dev_step(dev_model *d, int32_t token, int pos)
+{
+    const vimo_llama_config *c = &d->m->cfg;
+    const vimo_backend *be = vimo_backend_of(d->dev);
+    int64_t nh = c->n_heads, nkv = c->n_kv_heads, hs = c->head_dim, K = nkv * hs;
+    vimo_ctx *x = d->ctx;
+    vimo_status st = VIMO_OK;
+    vimo_tensor *h, *n, *q, *k, *v, *a, *g, *u, *kc, *vc;
+    vimo_ctx_reset(x);
+    VIMO_TRY(vimo_embedding(x, &h, d->embed, &token, 2, (int64_t[]){1, 1}));
+    for (int i = 0; i < c->n_layers; i++) {
+        dev_layer *l = &d->l[i];
+        VIMO_TRY(vimo_rmsnorm(x, &n, h, l->an, c->norm_eps));
+        VIMO_TRY(vimo_matmul(x, &q, n, l->wq, l->bq));
+        VIMO_TRY(vimo_matmul(x, &k, n, l->wk, l->bk));
+        VIMO_TRY(vimo_matmul(x, &v, n, l->wv, l->bv));
+        VIMO_TRY(vimo_reshape(x, &q, q, 4, (int64_t[]){1, 1, nh, hs}));
+        VIMO_TRY(vimo_reshape(x, &k, k, 4, (int64_t[]){1, 1, nkv, hs}));
+        vimo_rope_mode mode = c->rope == VIMO_LLAMA_ROPE_HALF ? VIMO_ROPE_HALF : VIMO_ROPE_INTERLEAVED;
+        VIMO_TRY(vimo_rope(x, &q, q, c->rope_theta, pos, mode));
+        VIMO_TRY(vimo_rope(x, &k, k, c->rope_theta, pos, mode));
+        /* append to the cache in place: raw device copies */
+        size_t row = (size_t)K * sizeof(float);
+        VIMO_TRY(be->copy_d2d(vimo_tensor_device_data(l->kc) + (int64_t)pos * K, vimo_tensor_device_data(k), row));
+        VIMO_TRY(be->copy_d2d(vimo_tensor_device_data(l->vc) + (int64_t)pos * K, vimo_tensor_device_data(v), row));
+        VIMO_TRY(vimo_slice(x, &kc, l->kc, 1, 0, pos + 1));
+        VIMO_TRY(vimo_slice(x, &vc, l->vc, 1, 0, pos + 1));
+        VIMO_TRY(vimo_attention(x, &a, q, kc, vc, NULL, 1, 1.0f / sqrtf((float)hs)));
+        VIMO_TRY(vimo_reshape(x, &a, a, 3, (int64_t[]){1, 1, nh * hs}));
+        VIMO_TRY(vimo_matmul(x, &a, a, l->wo, NULL));
+        VIMO_TRY(vimo_add(x, &h, h, a));
+        VIMO_TRY(vimo_rmsnorm(x, &n, h, l->fn, c->norm_eps));
+        VIMO_TRY(vimo_matmul(x, &g, n, l->wg, NULL));
+        VIMO_TRY(vimo_matmul(x, &u, n, l->wu, NULL));
+        VIMO_TRY(vimo_swiglu(x, &g, g, u));
+        VIMO_TRY(vimo_matmul(x, &g, g, l->wd, NULL));
+        VIMO_TRY(vimo_add(x, &h, h, g));
+    }
+    VIMO_TRY(vimo_rmsnorm(x, &n, h, d->norm, c->norm_eps));
+    VIMO_TRY(vimo_matmul(x, &n, n, d->head, NULL));
+    VIMO_TRY(vimo_tensor_copy_to(n, d->logits, c->vocab_size));
+fail:
+    return st;
+}
+
+static int body_dev(void *p)
+{
+    dev_model *d = p;
+    int32_t token = 1;
+    for (int i = 0; i < d->max_pos; i++) {
+        d->tokens[i] = token;
+        vimo_status st = dev_step(d, token, i);
+        if (st) return st;
+        token = argmax(d->logits, d->m->cfg.vocab_size);
+    }
+    return 0;
+}
+
+static int bench_device(vimo_bench_run *run, const char *label, const vimo_llama_model *m, int n_tokens, int dev)
+{
+    dev_model d;
+    memset(&d, 0, sizeof d);
+    vimo_llama_decoder *ref = NULL;
+    int32_t *ref_tok = malloc((size_t)n_tokens * sizeof(int32_t));
+    int rc = 1;
+    if (!ref_tok || dev_model_init(&d, m, dev, n_tokens) || vimo_llama_decoder_new(m, n_tokens, 0, &ref)) goto done;
+    dec_arg ra = {ref, NULL, n_tokens, m->cfg.vocab_size, ref_tok};
+    if (body_engine(&ra) || body_dev(&d)) goto done; /* the same greedy run on both, untimed */
+    int same = 0;
+    while (same < n_tokens && ref_tok[same] == d.tokens[same]) same++;
+    float diff = 0.0f;
+    const float *rl = vimo_llama_decoder_logits(ref);
+    for (int i = 0; i < m->cfg.vocab_size; i++) diff = fmaxf(diff, fabsf(rl[i] - d.logits[i]));
+    const vimo_bench_body fns[1] = {body_dev};
+    void *const args[1] = {&d};
+    vimo_bench_timing t;
+    if (vimo_bench_time(run, 1, fns, args, &t)) goto done;
+    double tps = n_tokens / t.median_s;
+    vimo_bench_printf(run, "%-12s %8s %6d %12.1f %10.1f %10d %12.3g\n", label, vimo_device_name(dev), n_tokens, tps,
+                      t.median_s * 1e6 / n_tokens, same, (double)diff);
+    cJSON *r = vimo_bench_result(run);
+    if (r) {
+        cJSON_AddStringToObject(r, "model", label);
+        cJSON_AddStringToObject(r, "device", vimo_device_name(dev));
+        cJSON_AddNumberToObject(r, "tokens", n_tokens);
+        cJSON_AddNumberToObject(r, "ops_tok_s", tps);
+        cJSON_AddNumberToObject(r, "tokens_same_as_cpu_engine", same);
+        cJSON_AddNumberToObject(r, "last_logits_max_diff", diff);
+    }
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "vimo bench decode: %s\n", vimo_last_error());
+    if (d.m) dev_model_free(&d);
+    vimo_llama_decoder_free(ref);
+    free(ref_tok);
+    return rc;
+}
+
+static int g_decode_dev;  /* --device: 0 = the CPU */
+static int g_decode_ops;  /* the ops decode (--device, or --ops on the CPU) */
+
 static int bench_model(vimo_bench_run *run, const char *label, const vimo_llama_model *m, int n_tokens,
                        const long long *threads, int n_threads)
 {
     if (n_tokens > m->cfg.seq_len) n_tokens = m->cfg.seq_len;
+    if (g_decode_ops) return bench_device(run, label, m, n_tokens, g_decode_dev);
     for (int i = 0; i < n_threads; i++)
         if (bench_one(run, label, m, n_tokens, (int)threads[i])) return 1;
     return 0;
@@ -354,11 +550,27 @@ static int bench_decode(vimo_bench_run *run)
     if ((s = vimo_cli_opt(run->argc, run->argv, "tokens")) && vimo_bench_int_list("tokens", s, &tok, 1, 1, 4096) < 0)
         return 2;
     const char *extra = vimo_cli_opt(run->argc, run->argv, "model");
+    const char *dname = vimo_cli_opt(run->argc, run->argv, "device");
+    g_decode_dev = 0;
+    if (dname && vimo_backend_get(dname, &g_decode_dev)) {
+        fprintf(stderr, "vimo bench decode: --device %s: %s\n", dname, vimo_last_error());
+        return 1;
+    }
+    g_decode_ops = g_decode_dev != 0 || vimo_cli_flag(run->argc, run->argv, "ops");
+    if (g_decode_ops) {
+        vimo_bench_printf(run, "greedy decoding from BOS with core ops on %s (KV cache on the device), tokens/s = "
+                               "tokens / median time;\nsame = leading tokens equal to the CPU engine's, diff = max "
+                               "|logit| difference at the last step\n",
+                          vimo_device_name(g_decode_dev));
+        vimo_bench_printf(run, "%-12s %8s %6s %12s %10s %10s %12s\n", "model", "device", "tokens", "ops tok/s",
+                          "us/token", "same", "diff");
+    } else {
     vimo_bench_printf(run, "greedy decoding from BOS after a cache reset, tokens/s = tokens / median time of the "
                            "sequence;\nnaive = llama2.c run.c forward() transcribed (scalar dot products), same "
                            "weights, same run\n");
     vimo_bench_printf(run, "%-12s %8s %7s %6s %12s %12s %8s %10s\n", "model", "params", "threads", "tokens",
                       "engine tok/s", "naive tok/s", "speedup", "us/token");
+    }
     int rc = 0;
     char path[4096];
     vimo_llama_model *m = NULL, *xm = NULL;

@@ -6,6 +6,10 @@
  * For M = 1 it also times bli_sgemv, BLIS's matrix-vector routine, since
  * sgemm is a weak reference there. FLOPs = 2 M N K (the bias add is not
  * counted, so --bias shows its cost as a lower op rate).
+ * --device NAME (e.g. cuda) times the op on that backend instead, against
+ * the backend's own sgemm kernel (cuBLAS for cuda) on the same device
+ * buffers, each call followed by a device synchronisation; the error says
+ * why when the backend or a GPU is missing (docs/cuda.md).
  * Not here: backward passes, bmm, other dtypes.
  */
 #include <stdint.h>
@@ -24,6 +28,9 @@
 typedef struct {
     vimo_ctx *ctx;
     vimo_tensor *x, *w, *b;
+    const vimo_backend *be; /* NULL on the CPU */
+    int64_t m, n, k;
+    float *c; /* device output of the raw kernel */
 } op_arg;
 
 typedef struct {
@@ -36,8 +43,19 @@ static int body_op(void *p)
     op_arg *a = p;
     vimo_tensor *y;
     vimo_status st = vimo_matmul(a->ctx, &y, a->x, a->w, a->b);
+    if (!st && a->be) st = a->be->synchronize();
     vimo_ctx_reset(a->ctx);
     return st;
+}
+
+/* The device's own sgemm on the op's buffers: what the op can at best reach. */
+static int body_dev_sgemm(void *p)
+{
+    op_arg *a = p;
+    const vimo_backend_kernels *kern = vimo_backend_kernels_of(vimo_tensor_device(a->x));
+    vimo_status st = kern->sgemm(0, 1, a->m, a->n, a->k, 1.0f, vimo_tensor_device_data(a->x), a->k,
+                                 vimo_tensor_device_data(a->w), a->k, 0.0f, a->c, a->n);
+    return st ? st : a->be->synchronize();
 }
 
 static int body_sgemm(void *p)
@@ -58,10 +76,11 @@ static int body_sgemv(void *p)
 }
 
 /* One shape: times op, sgemm (and sgemv at M = 1), prints one row. */
-static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k, int64_t n, int bias)
+static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k, int64_t n, int bias, int dev)
 {
     vimo_tensor *x = NULL, *w = NULL, *b = NULL;
-    float *c = NULL;
+    float *c = NULL, *dc = NULL;
+    const vimo_backend *dbe = dev ? vimo_backend_of(dev) : NULL;
     int rc = 1;
     if ((m * k + n * k + 2 * m * n) > MAX_FLOATS) {
         vimo_error(VIMO_ERR_INVALID, "gemm: M=%lld K=%lld N=%lld needs more than 1 GiB", (long long)m, (long long)k,
@@ -77,18 +96,27 @@ static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k,
         vimo_error(VIMO_ERR_NOMEM, "gemm: out of memory for (%lld, %lld)", (long long)m, (long long)n);
         goto done;
     }
-    op_arg oa = {ctx, x, w, b};
+    op_arg oa = {ctx, x, w, b, NULL, m, n, k, NULL};
     blis_arg ba = {m, n, k, vimo_tensor_data(x), vimo_tensor_data(w), c};
-    const vimo_bench_body fns[3] = {body_op, body_sgemm, body_sgemv};
+    vimo_bench_body fns[3] = {body_op, body_sgemm, body_sgemv};
     void *const args[3] = {&oa, &ba, &ba};
     vimo_bench_timing t[3];
     int nb = m == 1 ? 3 : 2;
+    if (dev) { /* the operands move to the device; the reference is its sgemm */
+        if (vimo_tensor_move(x, dev) || vimo_tensor_move(w, dev) || (b && vimo_tensor_move(b, dev)) ||
+            dbe->alloc((void **)&dc, (size_t)(m * n) * sizeof(float)))
+            goto done;
+        oa.be = dbe;
+        oa.c = dc;
+        fns[1] = body_dev_sgemm;
+        nb = 2;
+    }
     if (vimo_bench_time(run, nb, fns, args, t)) goto done;
     double flop = 2.0 * (double)m * (double)n * (double)k;
     double op = flop / t[0].median_s * 1e-9, gemm = flop / t[1].median_s * 1e-9;
     double gemv = nb == 3 ? flop / t[2].median_s * 1e-9 : 0.0;
     vimo_bench_printf(run, "%5lld %5lld %5lld %9.1f %9.1f %7.3f %9.1f %9.1f", (long long)m, (long long)k,
-                      (long long)n, op, gemm, op / gemm, op / run->threads, t[0].median_s * 1e6);
+                      (long long)n, op, gemm, op / gemm, dev ? op : op / run->threads, t[0].median_s * 1e6);
     if (nb == 3)
         vimo_bench_printf(run, "  (sgemv %.1f)\n", gemv);
     else
@@ -100,7 +128,8 @@ static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k,
         cJSON_AddNumberToObject(r, "n", (double)n);
         cJSON_AddBoolToObject(r, "bias", bias);
         cJSON_AddNumberToObject(r, "op_gflops", op);
-        cJSON_AddNumberToObject(r, "blis_sgemm_gflops", gemm);
+        cJSON_AddStringToObject(r, "device", vimo_device_name(dev));
+        cJSON_AddNumberToObject(r, dev ? "device_sgemm_gflops" : "blis_sgemm_gflops", gemm);
         cJSON_AddNumberToObject(r, "ratio", op / gemm);
         cJSON_AddNumberToObject(r, "op_gflops_per_thread", op / run->threads);
         cJSON_AddNumberToObject(r, "op_us", t[0].median_s * 1e6);
@@ -115,6 +144,7 @@ done:
     vimo_tensor_free(w);
     vimo_tensor_free(b);
     free(c);
+    if (dc) dbe->free(dc);
     return rc;
 }
 
@@ -130,21 +160,31 @@ static int bench_gemm(vimo_bench_run *run)
         return 2;
     if ((s = vimo_cli_opt(run->argc, run->argv, "n")) && (nn = vimo_bench_int_list("n", s, ns, MAX_DIMS, 1, 65536)) < 0)
         return 2;
-    int bias = vimo_cli_flag(run->argc, run->argv, "bias");
+    int bias = vimo_cli_flag(run->argc, run->argv, "bias"), dev = 0;
+    const char *dname = vimo_cli_opt(run->argc, run->argv, "device");
+    if (dname && vimo_backend_get(dname, &dev)) {
+        fprintf(stderr, "vimo bench gemm: --device %s: %s\n", dname, vimo_last_error());
+        return 1;
+    }
     vimo_ctx *ctx;
     if (vimo_ctx_new(&ctx)) {
         fprintf(stderr, "vimo bench: %s\n", vimo_last_error());
         return 1;
     }
     vimo_ctx_set_grad(ctx, 0);
-    vimo_bench_printf(run, "y = x @ W^T%s: op = vimo_matmul (no-grad ctx), blis = bli_sgemm; GFLOP/s = 2MNK/t\n",
-                      bias ? " + b" : "");
-    vimo_bench_printf(run, "%5s %5s %5s %9s %9s %7s %9s %9s\n", "M", "K", "N", "op", "blis", "op/blis",
-                      "op/thread", "op us");
+    if (dev)
+        vimo_bench_printf(run, "y = x @ W^T%s on %s: op = vimo_matmul (no-grad ctx) + sync, %s = the backend's sgemm "
+                               "+ sync; GFLOP/s = 2MNK/t\n",
+                          bias ? " + b" : "", vimo_device_name(dev), vimo_device_name(dev));
+    else
+        vimo_bench_printf(run, "y = x @ W^T%s: op = vimo_matmul (no-grad ctx), blis = bli_sgemm; GFLOP/s = 2MNK/t\n",
+                          bias ? " + b" : "");
+    vimo_bench_printf(run, "%5s %5s %5s %9s %9s %7s %9s %9s\n", "M", "K", "N", "op", dev ? "device" : "blis",
+                      dev ? "op/dev" : "op/blis", dev ? "op" : "op/thread", "op us");
     int rc = 0;
     for (int i = 0; i < nm && !rc; i++)
         for (int j = 0; j < nk && !rc; j++)
-            for (int l = 0; l < nn && !rc; l++) rc = bench_shape(run, ctx, ms[i], ks[j], ns[l], bias);
+            for (int l = 0; l < nn && !rc; l++) rc = bench_shape(run, ctx, ms[i], ks[j], ns[l], bias, dev);
     vimo_ctx_free(ctx);
     return rc;
 }

@@ -5,7 +5,9 @@
  *   -- optional 1-based indices into list -> context tensor (#idx, S...)
  * Stacking a video batch through Lua number tables would cost more than the
  * training step; this copies floats directly. The result is a plain input
- * (no gradient), owned by ctx until its reset.
+ * (no gradient), owned by ctx until its reset, on the elements' device
+ * (elements on a backend device are gathered through the host: cached
+ * encoder tokens, not a hot path).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +59,14 @@ static int l_stack(lua_State *L)
         for (int d = 0; d < nd; d++)
             if (vimo_tensor_dim(t, d) != shape[d + 1])
                 return luaL_error(L, "stack: element %d has another shape than element %d", (int)i, (int)first);
+        if (vimo_tensor_device(t) != vimo_tensor_device(t0))
+            return luaL_error(L, "stack: element %d is on another device than element %d", (int)i, (int)first);
         LVT_CHECK(L, vimo_tensor_copy_to(t, dst + (k - 1) * per, per));
+    }
+    if (vimo_tensor_device(t0) != VIMO_DEVICE_CPU) {
+        vimo_tensor *dev;
+        LVT_CHECK(L, vimo_to_device(ctx, &dev, out, vimo_tensor_device(t0)));
+        out = dev;
     }
     lvt_push_result(L, out, 1, NULL, 0);
     return 1;
@@ -79,9 +88,13 @@ static int l_window(lua_State *L)
     shape[0] = len;
     for (int d = 1; d < nd; d++) shape[d] = vimo_tensor_dim(t, d);
     int64_t per = vimo_tensor_numel(t) / rows;
+    if (vimo_tensor_device(t) != VIMO_DEVICE_CPU) /* no host pointer to read rows from */
+        return luaL_error(L, "window: the source lives on %s; window works on cpu tensors (window before "
+                             "vimo.to_device, or move the source to \"cpu\")",
+                          vimo_device_name(vimo_tensor_device(t)));
+    if (!vimo_tensor_is_contiguous(t)) return luaL_error(L, "window: the source must be contiguous");
     vimo_tensor *out;
     LVT_CHECK(L, vimo_ctx_tensor(ctx, &out, nd, shape));
-    if (!vimo_tensor_is_contiguous(t)) return luaL_error(L, "window: the source must be contiguous");
     const float *src = vimo_tensor_data(t);
     float *dst = vimo_tensor_data(out);
     for (lua_Integer r = 0; r < len; r++) {

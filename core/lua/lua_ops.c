@@ -77,6 +77,28 @@ static int l_scale(lua_State *L)
     return push_out(L, y, 1);
 }
 
+/* vimo.to_device(ctx, x, "cuda") -> x on that device (differentiable). */
+static int l_to_device(lua_State *L)
+{
+    vimo_ctx *c = lvt_check_ctx(L, 1);
+    vimo_tensor *x = lvt_check_tensor(L, 2), *y;
+    LVT_CHECK(L, vimo_to_device(c, &y, x, lvt_check_device(L, 3)));
+    return push_out(L, y, 1);
+}
+
+/* vimo.device("cuda") -> id, or nil and the reason (no backend, no GPU). */
+static int l_device(lua_State *L)
+{
+    int dev;
+    if (vimo_backend_get(luaL_checkstring(L, 1), &dev)) {
+        lua_pushnil(L);
+        lua_pushstring(L, vimo_last_error());
+        return 2;
+    }
+    lua_pushinteger(L, dev);
+    return 1;
+}
+
 /* vimo.gelu(ctx, x [, "erf" | "tanh"]) */
 static int l_gelu(lua_State *L)
 {
@@ -191,6 +213,7 @@ void lvt_open_ops(lua_State *L)
     static const luaL_Reg fns[] = {{"matmul", l_matmul},       {"scale", l_scale},   {"gelu", l_gelu},
                                    {"mean", l_mean},           {"reshape", l_reshape}, {"permute", l_permute},
                                    {"transpose", l_transpose}, {"slice", l_slice},   {"concat", l_concat},
+                                   {"to_device", l_to_device}, {"device", l_device},
                                    {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }

@@ -235,24 +235,24 @@ static void push_nested(lua_State *L, const float *data, int depth, int nd, cons
     }
 }
 
-/* Pushes t's values (or its gradient when grad = 1) as a nested table. */
+/* Pushes t's values (or its gradient when grad = 1) as a nested table;
+ * both are copied to the host first, so device tensors work too. With
+ * grad = 1, t must have a gradient. */
 static void push_table(lua_State *L, vimo_tensor *t, int grad)
 {
     int nd = vimo_tensor_ndim(t);
     int64_t shape[VIMO_MAX_DIMS];
     for (int i = 0; i < nd; i++) shape[i] = vimo_tensor_dim(t, i);
     int64_t n = shape_numel(L, nd, shape, "totable");
-    const float *src;
+    float *buf = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(float), 0);
     if (grad) {
-        src = vimo_tensor_grad(t); /* contiguous by contract */
+        LVT_CHECK(L, vimo_tensor_grad_to_host(t, buf, n)); /* contiguous by contract */
     } else {
-        float *buf = lua_newuserdatauv(L, (size_t)n * sizeof(float), 0);
         LVT_CHECK(L, vimo_tensor_copy_to(t, buf, n));
-        src = buf;
     }
     int64_t pos = 0;
-    push_nested(L, src, 0, nd, shape, &pos);
-    if (!grad) lua_remove(L, -2); /* the scratch buffer */
+    push_nested(L, buf, 0, nd, shape, &pos);
+    lua_remove(L, -2); /* the scratch buffer */
 }
 
 /* ---- constructors -------------------------------------------------------- */
@@ -386,7 +386,11 @@ static int t_copy(lua_State *L)
 static int t_grad(lua_State *L)
 {
     vimo_tensor *t = lvt_check_tensor(L, 1);
-    if (!vimo_tensor_grad(t)) lua_pushnil(L);
+    /* No gradient buffer: nil (vimo_tensor_grad is NULL for every device
+     * tensor, so ask the device-aware copy instead). */
+    int has = vimo_tensor_device(t) == VIMO_DEVICE_CPU ? vimo_tensor_grad(t) != NULL
+                                                       : vimo_tensor_grad_to_host(t, NULL, 0) != VIMO_ERR_STATE;
+    if (!has) lua_pushnil(L);
     else push_table(L, t, 1);
     return 1;
 }
@@ -433,6 +437,31 @@ static int t_name(lua_State *L)
     return 1;
 }
 
+int lvt_check_device(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER) return (int)luaL_checkinteger(L, idx);
+    int dev;
+    LVT_CHECK(L, vimo_backend_get(luaL_checkstring(L, idx), &dev));
+    return dev;
+}
+
+/* t:move("cuda") moves a caller-owned tensor (a parameter) in place and
+ * returns it: plugins keep their handles, the data changes device. */
+static int t_move(lua_State *L)
+{
+    vimo_tensor *t = lvt_check_tensor(L, 1);
+    LVT_CHECK(L, vimo_tensor_move(t, lvt_check_device(L, 2)));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* t:device() -> "cpu", "cuda", ... */
+static int t_device(lua_State *L)
+{
+    lua_pushstring(L, vimo_device_name(vimo_tensor_device(lvt_check_tensor(L, 1))));
+    return 1;
+}
+
 /* True when the handle owns its tensor (it survives ctx:reset). */
 static int t_is_owned(lua_State *L)
 {
@@ -469,7 +498,8 @@ static const luaL_Reg tensor_methods[] = {
     {"totable", t_totable},   {"item", t_item},       {"fill", t_fill},
     {"copy", t_copy},         {"grad", t_grad},       {"zero_grad", t_zero_grad},
     {"requires_grad", t_requires_grad},               {"clone", t_clone},
-    {"name", t_name},         {"is_owned", t_is_owned},
+    {"name", t_name},         {"is_owned", t_is_owned}, {"move", t_move},
+    {"device", t_device},
     {"__tostring", t_tostring}, {"__gc", t_gc},       {"__close", t_gc},
     {"close", t_gc},          {NULL, NULL}};
 

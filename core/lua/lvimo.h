@@ -108,6 +108,9 @@ lvt_ints *lvt_to_ints(lua_State *L, int idx);
 int lvt_check_shape(lua_State *L, int idx, int64_t shape[VIMO_MAX_DIMS]);
 /* Raises a Lua error with vimo_last_error() (never returns). */
 int lvt_raise(lua_State *L);
+/* Device id from a name ("cpu", "cuda": loads the backend) or an integer
+ * at idx; raises with the backend's reason when it can not be had. */
+int lvt_check_device(lua_State *L, int idx);
 /* Raises unless st is VIMO_OK. */
 #define LVT_CHECK(L, expr)                                                      \
     do {                                                                        \

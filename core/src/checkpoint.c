@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vimo/backend.h"
 #include "vimo/checkpoint.h"
 #include "vimo/safetensors.h"
 
@@ -298,18 +299,19 @@ static void pack_kv(msgpack_packer *pk, const kv_list *l)
     }
 }
 
-/* Tensor data as little-endian f32 bytes; views go through a copy. */
+/* Tensor data as little-endian f32 bytes; views and tensors on a device
+ * (no host pointer: vimo_tensor_data is NULL) go through a host copy. */
 static vimo_status pack_floats(msgpack_packer *pk, const vimo_tensor *t)
 {
     int64_t n = vimo_tensor_numel(t);
     size_t bytes = (size_t)n * sizeof(float);
     msgpack_pack_bin(pk, bytes);
-    if (vimo_tensor_is_contiguous(t)) {
+    if (vimo_tensor_is_contiguous(t) && vimo_tensor_device(t) == VIMO_DEVICE_CPU) {
         msgpack_pack_bin_body(pk, vimo_tensor_data(t), bytes);
         return VIMO_OK;
     }
     float *tmp = malloc(bytes ? bytes : 1);
-    if (!tmp) return vimo_error(VIMO_ERR_NOMEM, "ckpt: out of memory copying a view");
+    if (!tmp) return vimo_error(VIMO_ERR_NOMEM, "ckpt: out of memory copying a view or device tensor");
     vimo_status st = vimo_tensor_copy_to(t, tmp, n);
     if (!st) msgpack_pack_bin_body(pk, tmp, bytes);
     free(tmp);
@@ -372,7 +374,8 @@ static void pack_moment(msgpack_packer *pk, const float *x, int64_t n)
     msgpack_pack_bin_body(pk, x, bytes);
 }
 
-static void pack_adamw(msgpack_packer *pk, const vimo_ckpt_writer *w)
+/* Moments are copied to the host first (they may live on a device). */
+static vimo_status pack_adamw(msgpack_packer *pk, const vimo_ckpt_writer *w)
 {
     vimo_adamw *o = w->opt;
     int ng = vimo_adamw_num_groups(o), total = 0;
@@ -397,16 +400,25 @@ static void pack_adamw(msgpack_packer *pk, const vimo_ckpt_writer *w)
     for (int g = 0; g < ng; g++)
         for (int i = 0; i < vimo_adamw_group_size(o, g); i++) {
             vimo_tensor *p;
-            float *m, *v;
-            vimo_adamw_moments(o, g, i, &p, &m, &v);
+            vimo_adamw_moments(o, g, i, &p, NULL, NULL);
+            int64_t n = vimo_tensor_numel(p);
+            float *m = malloc(2 * (size_t)(n ? n : 1) * sizeof(float)), *v = m + n;
+            if (!m) return vimo_error(VIMO_ERR_NOMEM, "ckpt: %s: out of memory copying AdamW moments", w->path);
+            vimo_status st = vimo_adamw_moments_to_host(o, g, i, m, v);
+            if (st) {
+                free(m);
+                return st;
+            }
             msgpack_pack_map(pk, 3);
             pack_str(pk, "name");
             pack_str(pk, writer_name_of(w, p));
             pack_str(pk, "m");
-            pack_moment(pk, m, vimo_tensor_numel(p));
+            pack_moment(pk, m, n);
             pack_str(pk, "v");
-            pack_moment(pk, v, vimo_tensor_numel(p));
+            pack_moment(pk, v, n);
+            free(m);
         }
+    return VIMO_OK;
 }
 
 static vimo_status pack_all(msgpack_packer *pk, const vimo_ckpt_writer *w)
@@ -436,7 +448,7 @@ static vimo_status pack_all(msgpack_packer *pk, const vimo_ckpt_writer *w)
     }
     if (w->opt) {
         pack_str(pk, "adamw");
-        pack_adamw(pk, w);
+        VIMO_TRY(pack_adamw(pk, w));
     }
 fail:
     return st;
@@ -1240,9 +1252,9 @@ vimo_status vimo_ckpt_get_tensor(vimo_ckpt *c, const char *name, vimo_tensor *ds
         return vimo_error(VIMO_ERR_SHAPE, "ckpt: %s: tensor '%s' is %s, destination is %s", c->path, name, want,
                           dst ? vimo_tensor_shape_str(dst, got, sizeof got) : "NULL");
     }
-    if (vimo_tensor_is_contiguous(dst)) {
+    if (vimo_tensor_is_contiguous(dst) && vimo_tensor_device(dst) == VIMO_DEVICE_CPU) {
         memcpy(vimo_tensor_data(dst), c->buf + t->data, (size_t)t->numel * sizeof(float));
-    } else {
+    } else { /* a view, or a tensor on a device: through a host copy */
         float *tmp = malloc((size_t)t->numel * sizeof(float));
         if (!tmp) return vimo_error(VIMO_ERR_NOMEM, "ckpt: out of memory");
         memcpy(tmp, c->buf + t->data, (size_t)t->numel * sizeof(float));
@@ -1318,8 +1330,7 @@ vimo_status vimo_ckpt_restore_adamw(vimo_ckpt *c, vimo_adamw *opt)
         for (int g = 0; g < vimo_adamw_num_groups(opt); g++)
             for (int i = 0; i < vimo_adamw_group_size(opt, g); i++) {
                 vimo_tensor *p;
-                float *m, *v;
-                vimo_adamw_moments(opt, g, i, &p, &m, &v);
+                vimo_adamw_moments(opt, g, i, &p, NULL, NULL);
                 const char *name = reader_name_of(c, p);
                 if (!name)
                     return vimo_error(VIMO_ERR_INVALID, "ckpt: %s: adamw group %d parameter %d has no name", c->path,
@@ -1333,9 +1344,10 @@ vimo_status vimo_ckpt_restore_adamw(vimo_ckpt *c, vimo_adamw *opt)
                 if (mo->group != g)
                     return vimo_error(VIMO_ERR_INVALID, "ckpt: %s: '%s' was saved in AdamW group %d, is now in %d",
                                       c->path, name, mo->group, g);
-                if (pass) {
-                    memcpy(m, c->buf + mo->m, bytes);
-                    memcpy(v, c->buf + mo->v, bytes);
+                if (pass) { /* into host or device memory, wherever the moments live */
+                    vimo_status st = vimo_adamw_moments_from_host(opt, g, i, (const float *)(c->buf + mo->m),
+                                                                  (const float *)(c->buf + mo->v));
+                    if (st) return st;
                 }
             }
     vimo_adamw_set_steps(opt, c->adamw_step);

@@ -25,11 +25,18 @@ typedef struct vt_ref {
     vimo_storage *s;
 } vt_ref;
 
-struct vimo_ctx {
+/* A bump arena on one device: a chunk plus overflow blocks. Device 0 uses
+ * aligned_alloc; other devices their backend's alloc (memory the host may
+ * not touch: the arena never reads or writes it). */
+typedef struct vt_arena {
     char *chunk;
     size_t cap, used;
     size_t step_total; /* bytes asked for since the last reset */
     vt_block *blocks;
+} vt_arena;
+
+struct vimo_ctx {
+    vt_arena ar[VIMO_MAX_DEVICES]; /* [0]: host */
     vt_ref *refs;
     vimo_node *tape;
     int grad_on;
@@ -38,6 +45,14 @@ struct vimo_ctx {
 };
 
 #define VT_ROUND(n) (((n) + VIMO_ALIGN - 1) / VIMO_ALIGN * VIMO_ALIGN)
+
+static void *raw_alloc(int device, size_t n)
+{
+    if (device == 0) return aligned_alloc(VIMO_ALIGN, n);
+    void *p = NULL;
+    if (vt_backend(device)->alloc(&p, n)) return NULL;
+    return p;
+}
 
 vimo_status vimo_ctx_new(vimo_ctx **out)
 {
@@ -48,14 +63,19 @@ vimo_status vimo_ctx_new(vimo_ctx **out)
     return VIMO_OK;
 }
 
-static void release_all(vimo_ctx *ctx)
+static void arena_release(vt_arena *a, int device)
 {
-    for (vt_block *b = ctx->blocks, *n; b; b = n) {
+    for (vt_block *b = a->blocks, *n; b; b = n) {
         n = b->next;
-        free(b->mem);
+        vt_device_free(device, b->mem);
         free(b);
     }
-    ctx->blocks = NULL;
+    a->blocks = NULL;
+}
+
+static void release_all(vimo_ctx *ctx)
+{
+    for (int d = 0; d < VIMO_MAX_DEVICES; d++) arena_release(&ctx->ar[d], d);
     for (vt_ref *r = ctx->refs, *n; r; r = n) {
         n = r->next;
         vimo_storage_release(r->s);
@@ -67,30 +87,36 @@ static void release_all(vimo_ctx *ctx)
     ctx->gen++;
 }
 
+/* Grows the chunk to hold a whole step next time if the step overflowed. */
+static void arena_reset(vt_arena *a, int device, int overflowed)
+{
+    if (overflowed) {
+        size_t want = VT_ROUND(a->step_total + a->step_total / 4);
+        void *p = raw_alloc(device, want);
+        if (p) {
+            vt_device_free(device, a->chunk);
+            a->chunk = p;
+            a->cap = want;
+        }
+    }
+    a->used = 0;
+    a->step_total = 0;
+}
+
 void vimo_ctx_reset(vimo_ctx *ctx)
 {
     if (!ctx) return;
-    int overflowed = ctx->blocks != NULL;
+    int overflowed[VIMO_MAX_DEVICES];
+    for (int d = 0; d < VIMO_MAX_DEVICES; d++) overflowed[d] = ctx->ar[d].blocks != NULL;
     release_all(ctx);
-    if (overflowed) {
-        /* Grow the chunk to hold a whole step next time. */
-        size_t want = VT_ROUND(ctx->step_total + ctx->step_total / 4);
-        void *p = aligned_alloc(VIMO_ALIGN, want);
-        if (p) {
-            free(ctx->chunk);
-            ctx->chunk = p;
-            ctx->cap = want;
-        }
-    }
-    ctx->used = 0;
-    ctx->step_total = 0;
+    for (int d = 0; d < VIMO_MAX_DEVICES; d++) arena_reset(&ctx->ar[d], d, overflowed[d]);
 }
 
 void vimo_ctx_free(vimo_ctx *ctx)
 {
     if (!ctx) return;
     release_all(ctx);
-    free(ctx->chunk);
+    for (int d = 0; d < VIMO_MAX_DEVICES; d++) vt_device_free(d, ctx->ar[d].chunk);
     free(ctx);
 }
 
@@ -107,29 +133,56 @@ uint64_t vimo_ctx_generation(const vimo_ctx *ctx) { return ctx ? ctx->gen : 0; }
 
 size_t vimo_ctx_bytes(const vimo_ctx *ctx)
 {
-    return ctx ? ctx->cap + (ctx->step_total > ctx->used ? ctx->step_total - ctx->used : 0) : 0;
+    if (!ctx) return 0;
+    const vt_arena *a = &ctx->ar[0];
+    return a->cap + (a->step_total > a->used ? a->step_total - a->used : 0);
 }
 
-void *vt_alloc(vimo_ctx *ctx, size_t bytes)
+void *vt_alloc_dev(vimo_ctx *ctx, int device, size_t bytes)
 {
+    vt_arena *a = &ctx->ar[device];
     size_t n = VT_ROUND(bytes ? bytes : 1);
-    ctx->step_total += n;
-    if (ctx->used + n <= ctx->cap) {
-        void *p = ctx->chunk + ctx->used;
-        ctx->used += n;
+    a->step_total += n;
+    if (a->used + n <= a->cap) {
+        void *p = a->chunk + a->used;
+        a->used += n;
         return p;
     }
     vt_block *b = malloc(sizeof *b);
-    void *mem = b ? aligned_alloc(VIMO_ALIGN, n) : NULL;
+    void *mem = b ? raw_alloc(device, n) : NULL;
     if (!mem) {
         free(b);
-        vimo_error(VIMO_ERR_NOMEM, "ctx: cannot allocate %zu bytes", n);
+        if (device == 0) vimo_error(VIMO_ERR_NOMEM, "ctx: cannot allocate %zu bytes", n);
+        else vimo_error(VIMO_ERR_NOMEM, "ctx: cannot allocate %zu bytes on %s", n, vimo_device_name(device));
         return NULL;
     }
     b->mem = mem;
-    b->next = ctx->blocks;
-    ctx->blocks = b;
+    b->next = a->blocks;
+    a->blocks = b;
     return mem;
+}
+
+void *vt_alloc(vimo_ctx *ctx, size_t bytes) { return vt_alloc_dev(ctx, 0, bytes); }
+
+void *vimo_ctx_device_alloc(vimo_ctx *ctx, int device, size_t bytes)
+{
+    if (!ctx || !vimo_backend_of(device)) {
+        vimo_error(VIMO_ERR_INVALID, "ctx_device_alloc: NULL context or unknown device %d", device);
+        return NULL;
+    }
+    return vt_alloc_dev(ctx, device, bytes);
+}
+
+void *vt_upload(vimo_ctx *ctx, int device, const void *host, size_t bytes)
+{
+    void *p = vt_alloc_dev(ctx, device, bytes);
+    if (!p) return NULL;
+    if (device == 0) {
+        memcpy(p, host, bytes);
+    } else if (bytes && vt_backend(device)->copy_h2d(p, host, bytes)) {
+        return NULL;
+    }
+    return p;
 }
 
 static vimo_tensor *new_header(vimo_ctx *ctx)
@@ -144,6 +197,11 @@ static vimo_tensor *new_header(vimo_ctx *ctx)
 
 vimo_status vt_new_out(vimo_ctx *ctx, vimo_tensor **out, int ndim, const int64_t *shape)
 {
+    return vt_new_out_on(ctx, out, 0, ndim, shape);
+}
+
+vimo_status vt_new_out_on(vimo_ctx *ctx, vimo_tensor **out, int device, int ndim, const int64_t *shape)
+{
     *out = NULL;
     if (ndim < 1 || ndim > VIMO_MAX_DIMS) return vimo_error(VIMO_ERR_SHAPE, "ctx: ndim %d outside 1..4", ndim);
     vimo_tensor *t = new_header(ctx);
@@ -153,19 +211,30 @@ vimo_status vt_new_out(vimo_ctx *ctx, vimo_tensor **out, int ndim, const int64_t
     for (int i = 0; i < ndim; i++)
         if (shape[i] < 1) return vimo_error(VIMO_ERR_SHAPE, "ctx: dim %d has size %lld", i, (long long)shape[i]);
     vt_set_contig_strides(t);
-    t->data = vt_alloc(ctx, (size_t)vt_numel(t) * sizeof(float));
+    t->device = device;
+    t->data = vt_alloc_dev(ctx, device, (size_t)vt_numel(t) * sizeof(float));
     if (!t->data) return VIMO_ERR_NOMEM;
     *out = t;
     return VIMO_OK;
 }
 
-vimo_status vimo_ctx_tensor(vimo_ctx *ctx, vimo_tensor **out, int ndim, const int64_t *shape)
+vimo_status vimo_ctx_tensor_on(vimo_ctx *ctx, vimo_tensor **out, int device, int ndim, const int64_t *shape)
 {
     if (!ctx || !out || !shape) return vimo_error(VIMO_ERR_INVALID, "ctx_tensor: NULL argument");
-    vimo_status st = vt_new_out(ctx, out, ndim, shape);
+    if (!vimo_backend_of(device)) return vimo_error(VIMO_ERR_INVALID, "ctx_tensor: unknown device %d", device);
+    vimo_status st = vt_new_out_on(ctx, out, device, ndim, shape);
     if (st) return st;
-    memset((*out)->data, 0, (size_t)vt_numel(*out) * sizeof(float));
-    return VIMO_OK;
+    size_t bytes = (size_t)vt_numel(*out) * sizeof(float);
+    if (device == 0) {
+        memset((*out)->data, 0, bytes);
+        return VIMO_OK;
+    }
+    return vt_backend(device)->memset0((*out)->data, bytes);
+}
+
+vimo_status vimo_ctx_tensor(vimo_ctx *ctx, vimo_tensor **out, int ndim, const int64_t *shape)
+{
+    return vimo_ctx_tensor_on(ctx, out, 0, ndim, shape);
 }
 
 vimo_status vt_new_view(vimo_ctx *ctx, vimo_tensor **out, vimo_tensor *x)
@@ -174,6 +243,7 @@ vimo_status vt_new_view(vimo_ctx *ctx, vimo_tensor **out, vimo_tensor *x)
     vimo_tensor *t = new_header(ctx);
     if (!t) return VIMO_ERR_NOMEM;
     t->ndim = x->ndim;
+    t->device = x->device;
     memcpy(t->shape, x->shape, sizeof t->shape);
     memcpy(t->stride, x->stride, sizeof t->stride);
     t->data = x->data;
@@ -223,8 +293,9 @@ float *vt_grad(vimo_ctx *ctx, vimo_tensor *t)
     if (t->grad) return t->grad;
     size_t bytes = (size_t)vt_numel(t) * sizeof(float);
     if (t->flags & VT_CTX_OWNED) {
-        t->grad = vt_alloc(ctx, bytes);
-        if (t->grad) memset(t->grad, 0, bytes);
+        t->grad = vt_alloc_dev(ctx, t->device, bytes);
+        if (t->grad && t->device == 0) memset(t->grad, 0, bytes);
+        if (t->grad && t->device && vt_backend(t->device)->memset0(t->grad, bytes)) t->grad = NULL;
     } else {
         t->grad = vt_heap_grad(t);
         if (!t->grad) vimo_error(VIMO_ERR_NOMEM, "backward: cannot allocate grad %s", vt_shape(t));
@@ -252,7 +323,15 @@ vimo_status vimo_backward(vimo_ctx *ctx, vimo_tensor *loss)
     ctx->backward_done = 1;
     float *g = vt_grad(ctx, loss);
     if (!g) return VIMO_ERR_NOMEM;
-    g[0] += 1.0f;
+    if (loss->device == 0) {
+        g[0] += 1.0f;
+    } else {
+        const vimo_backend *be = vt_backend(loss->device);
+        float one;
+        vimo_status st = be->copy_d2h(&one, g, sizeof one);
+        one += 1.0f;
+        if (st || (st = be->copy_h2d(g, &one, sizeof one))) return st;
+    }
     /* Recording order is a topological order: walk it backwards. */
     for (vimo_node *n = loss->node; n; n = n->prev) {
         if (!n->out->grad) continue; /* no gradient reached this node */

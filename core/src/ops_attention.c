@@ -38,6 +38,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "cpu_kernels.h"
 #include "tensor_impl.h"
 #include "vt_math.h"
 
@@ -536,8 +537,9 @@ static void reduce_group(float *grad, const float *scratch, const att_dims *a)
     }
 }
 
-static void dims_from(att_dims *a, const vimo_tensor *q, const vimo_tensor *k, const vimo_tensor *v, int causal,
-                      float scale)
+/* The ABI's sizes (vimo/backend.h) from the op's tensors. */
+static void pub_dims(vimo_attn_dims *a, const vimo_tensor *q, const vimo_tensor *k, const vimo_tensor *v, int causal,
+                     float scale)
 {
     a->b = q->shape[0];
     a->tq = q->shape[1];
@@ -545,15 +547,33 @@ static void dims_from(att_dims *a, const vimo_tensor *q, const vimo_tensor *k, c
     a->dh = q->shape[3];
     a->tk = k->shape[1];
     a->hkv = k->shape[2];
-    a->group = a->hq / a->hkv;
-    a->off = a->tk - a->tq;
     a->causal = causal;
     a->scale = scale;
-    a->mask = NULL;
     for (int d = 0; d < 3; d++) {
         a->qs[d] = q->stride[d];
         a->ks[d] = k->stride[d];
         a->vs[d] = v->stride[d];
+    }
+}
+
+/* The kernels' working sizes from the ABI's. */
+static void dims_from(att_dims *a, const vimo_attn_dims *p, const uint8_t *mask)
+{
+    a->b = p->b;
+    a->tq = p->tq;
+    a->hq = p->hq;
+    a->dh = p->dh;
+    a->tk = p->tk;
+    a->hkv = p->hkv;
+    a->group = a->hq / a->hkv;
+    a->off = a->tk - a->tq;
+    a->causal = p->causal;
+    a->scale = p->scale;
+    a->mask = mask;
+    for (int d = 0; d < 3; d++) {
+        a->qs[d] = p->qs[d];
+        a->ks[d] = p->ks[d];
+        a->vs[d] = p->vs[d];
     }
 }
 
@@ -570,14 +590,23 @@ static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
     const att_saved *sv = n->saved;
-    att_dims a;
-    dims_from(&a, q, k, v, (int)n->i[0], n->f[0]);
-    a.mask = sv->mask;
-    att_grads g = {.dout = y->grad, .lse = sv->lse, .direct = a.group == 1};
-    if (vt_requires_grad(q) && !(g.gq = vt_grad(ctx, q))) return VIMO_ERR_NOMEM;
-    float *gk = NULL, *gv = NULL;
+    vimo_attn_dims pd;
+    pub_dims(&pd, q, k, v, (int)n->i[0], n->f[0]);
+    float *gq = NULL, *gk = NULL, *gv = NULL;
+    if (vt_requires_grad(q) && !(gq = vt_grad(ctx, q))) return VIMO_ERR_NOMEM;
     if (vt_requires_grad(k) && !(gk = vt_grad(ctx, k))) return VIMO_ERR_NOMEM;
     if (vt_requires_grad(v) && !(gv = vt_grad(ctx, v))) return VIMO_ERR_NOMEM;
+    return vt_kern(q->device)->attention_bwd(ctx, &pd, q->data, k->data, v->data, sv->mask, y->data, sv->lse, y->grad,
+                                             gq, gk, gv);
+}
+
+vimo_status vt_cpu_attention_bwd(vimo_ctx *ctx, const vimo_attn_dims *pd, const float *qd, const float *kd,
+                                 const float *vd, const uint8_t *mask, const float *yd, const float *lse,
+                                 const float *dy, float *gq, float *gk, float *gv)
+{
+    att_dims a;
+    dims_from(&a, pd, mask);
+    att_grads g = {.dout = dy, .lse = lse, .direct = a.group == 1, .gq = gq};
     int64_t scratch_n = a.b * a.hq * a.tk * a.dh, rows = a.b * a.hq * a.tq;
     if (g.direct) {
         g.gk = gk;
@@ -594,7 +623,6 @@ static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
     int64_t wsn = bwd_ws(a.dh);
     float *ws = vt_alloc(ctx, (size_t)(nth * wsn) * sizeof(float));
     if (!drow || !ws) return VIMO_ERR_NOMEM;
-    const float *yd = y->data, *dy = y->grad;
     /* D[b, h, i] = dO_i . O_i, one (b, i) per iteration: its Hq rows are
      * contiguous in dO and O, and only one division is paid for them. */
 #pragma omp parallel for schedule(static) if (rows * a.dh >= VT_OMP_MIN)
@@ -610,9 +638,9 @@ static vimo_status attention_backward(vimo_ctx *ctx, vimo_node *n)
 #pragma omp parallel for schedule(static, 1) if (work >= ATT_OMP_MIN)
     for (int64_t it = 0; it < items; it++)
         if (a.dh <= SMALL_DH)
-            bwd_small(&a, &g, q->data, k->data, v->data, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
+            bwd_small(&a, &g, qd, kd, vd, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
         else
-            bwd_head(&a, &g, q->data, k->data, v->data, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
+            bwd_head(&a, &g, qd, kd, vd, it / a.hq, it % a.hq, ws + omp_get_thread_num() * wsn);
     if (!g.direct) {
         if (gk) reduce_group(gk, g.gk, &a);
         if (gv) reduce_group(gv, g.gv, &a);
@@ -637,6 +665,8 @@ vimo_status vimo_attention(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *q, vimo_
     /* Training reads contiguous copies, so data and gradients share one
      * layout; inference reads any view whose Dh is contiguous in place. */
     vimo_tensor *in[3] = {q, k, v}, *c[3], *out;
+    int dev;
+    if ((st = vt_same_device("attention", &dev, 3, in, (const char *[]){"q", "k", "v"}))) return st;
     int grad = vt_needs_grad(ctx, in, 3);
     for (int i = 0; i < 3; i++) {
         c[i] = in[i];
@@ -644,39 +674,46 @@ vimo_status vimo_attention(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *q, vimo_
             return st;
     }
     vimo_tensor *qc = c[0], *kc = c[1], *vc = c[2];
-    if ((st = vt_new_out(ctx, &out, 4, q->shape))) return st;
-    att_dims a;
-    dims_from(&a, qc, kc, vc, causal != 0, scale);
+    if ((st = vt_new_out_on(ctx, &out, dev, 4, q->shape))) return st;
+    vimo_attn_dims pd;
+    pub_dims(&pd, qc, kc, vc, causal != 0, scale);
     att_saved *sv = vt_alloc(ctx, sizeof *sv);
-    if (!sv || !(sv->lse = vt_alloc(ctx, (size_t)(a.b * a.hq * a.tq) * sizeof(float)))) return VIMO_ERR_NOMEM;
+    if (!sv || !(sv->lse = vt_alloc_dev(ctx, dev, (size_t)(pd.b * pd.hq * pd.tq) * sizeof(float))))
+        return VIMO_ERR_NOMEM;
     sv->mask = NULL;
-    if (key_mask) { /* copied: the caller may reuse its buffer before backward */
-        if (!(sv->mask = vt_alloc(ctx, (size_t)(a.b * a.tk)))) return VIMO_ERR_NOMEM;
-        memcpy(sv->mask, key_mask, (size_t)(a.b * a.tk));
+    /* copied: the caller may reuse its buffer before backward */
+    if (key_mask && !(sv->mask = vt_upload(ctx, dev, key_mask, (size_t)(pd.b * pd.tk)))) return VIMO_ERR_NOMEM;
+    if ((st = vt_kern(dev)->attention_fwd(ctx, &pd, qc->data, kc->data, vc->data, sv->mask, out->data, sv->lse)))
+        return st;
+    if (grad) {
+        vimo_node *nd;
+        if ((st = vt_record(ctx, out, "attention", attention_backward, c, 3, &nd))) return st;
+        nd->saved = sv;
+        nd->i[0] = pd.causal;
+        nd->f[0] = scale;
     }
-    a.mask = sv->mask;
+    *y = out;
+    return VIMO_OK;
+}
+
+vimo_status vt_cpu_attention_fwd(vimo_ctx *ctx, const vimo_attn_dims *pd, const float *qd, const float *kd,
+                                 const float *vd, const uint8_t *mask, float *yd, float *lse)
+{
+    att_dims a;
+    dims_from(&a, pd, mask);
     int nth = omp_get_max_threads();
     int64_t wsn = fwd_ws(a.dh), nqb = (a.tq + BQ - 1) / BQ, items = a.b * a.hq * nqb;
     float *ws = vt_alloc(ctx, (size_t)(nth * wsn) * sizeof(float));
     if (!ws) return VIMO_ERR_NOMEM;
     int64_t work = a.b * a.hq * a.tq * a.tk * a.dh;
-    const float *qd = qc->data, *kd = kc->data, *vd = vc->data;
 #pragma omp parallel for schedule(static, 1) if (work >= ATT_OMP_MIN)
     for (int64_t it = 0; it < items; it++) {
         int64_t bi = it / (a.hq * nqb), h = (it / nqb) % a.hq, i0 = it % nqb * BQ;
         float *w = ws + omp_get_thread_num() * wsn;
         if (a.dh <= SMALL_DH && a.tq - i0 >= SMALL_MIN_Q)
-            fwd_small(&a, qd, kd, vd, out->data, sv->lse, bi, h, i0, w);
+            fwd_small(&a, qd, kd, vd, yd, lse, bi, h, i0, w);
         else
-            fwd_block(&a, qd, kd, vd, out->data, sv->lse, bi, h, i0, w);
+            fwd_block(&a, qd, kd, vd, yd, lse, bi, h, i0, w);
     }
-    if (grad) {
-        vimo_node *nd;
-        if ((st = vt_record(ctx, out, "attention", attention_backward, c, 3, &nd))) return st;
-        nd->saved = sv;
-        nd->i[0] = a.causal;
-        nd->f[0] = scale;
-    }
-    *y = out;
     return VIMO_OK;
 }

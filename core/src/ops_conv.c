@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "cpu_kernels.h"
 #include "tensor_impl.h"
 #include "vimo/kernels.h"
 #include "vt_math.h"
@@ -21,10 +22,8 @@
 #define CONV_MAX_PARAM (1 << 20)
 #define CONV_MAX_COLS (INT64_C(1) << 32) /* floats in one im2col buffer */
 
-typedef struct conv_geom {
-    int64_t b, cin, h, w, cout, kh, kw, ho, wo;
-    int64_t sh, sw, ph, pw, dh, dw; /* stride, padding, dilation per axis */
-} conv_geom;
+/* stride, padding, dilation per axis: the ABI's struct (vimo/backend.h). */
+typedef vimo_conv_dims conv_geom;
 
 static int64_t cg_rows(const conv_geom *g) { return g->cin * g->kh * g->kw; }
 static int64_t cg_cols(const conv_geom *g) { return g->ho * g->wo; }
@@ -83,13 +82,17 @@ static void col2im_add(float *dx, const float *dcols, const conv_geom *g)
 static vimo_status conv_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    const conv_geom *g = n->saved;
-    int64_t rows = cg_rows(g), l = cg_cols(g), xsz = g->cin * g->h * g->w, ysz = g->cout * l;
-    const float *dy = n->out->grad;
     float *gx = NULL, *gw = NULL, *gb = NULL;
     if (vt_requires_grad(x) && !(gx = vt_grad(ctx, x))) return VIMO_ERR_NOMEM;
     if (vt_requires_grad(w) && !(gw = vt_grad(ctx, w))) return VIMO_ERR_NOMEM;
     if (b && vt_requires_grad(b) && !(gb = vt_grad(ctx, b))) return VIMO_ERR_NOMEM;
+    return vt_kern(x->device)->conv_bwd(ctx, n->saved, x->data, w->data, n->out->grad, gx, gw, gb);
+}
+
+vimo_status vt_cpu_conv_bwd(vimo_ctx *ctx, const vimo_conv_dims *g, const float *xd, const float *wd,
+                            const float *dy, float *gx, float *gw, float *gb)
+{
+    int64_t rows = cg_rows(g), l = cg_cols(g), xsz = g->cin * g->h * g->w, ysz = g->cout * l;
     float *cols = gw ? vt_alloc(ctx, (size_t)(rows * l) * sizeof(float)) : NULL;
     float *dcols = gx ? vt_alloc(ctx, (size_t)(rows * l) * sizeof(float)) : NULL;
     if ((gw && !cols) || (gx && !dcols)) return VIMO_ERR_NOMEM;
@@ -97,11 +100,11 @@ static vimo_status conv_backward(vimo_ctx *ctx, vimo_node *n)
     for (int64_t bi = 0; bi < g->b; bi++) {
         const float *dyb = dy + bi * ysz;
         if (gw) {
-            im2col(cols, x->data + bi * xsz, g);
+            im2col(cols, xd + bi * xsz, g);
             VIMO_TRY(vimo_sgemm(0, 1, g->cout, rows, l, 1.0f, dyb, l, cols, l, 1.0f, gw, rows));
         }
         if (gx) {
-            VIMO_TRY(vimo_sgemm(1, 0, rows, l, g->cout, 1.0f, w->data, rows, dyb, l, 0.0f, dcols, l));
+            VIMO_TRY(vimo_sgemm(1, 0, rows, l, g->cout, 1.0f, wd, rows, dyb, l, 0.0f, dcols, l));
             col2im_add(gx + bi * xsz, dcols, g);
         }
     }
@@ -125,6 +128,8 @@ static vimo_status conv_forward(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, 
     if (cg_rows(geom) * cg_cols(geom) > CONV_MAX_COLS)
         return vimo_error(VIMO_ERR_NOMEM, "%s: x %s with w %s needs an im2col buffer of %lld floats", op,
                           vt_shape(x), vt_shape(w), (long long)(cg_rows(geom) * cg_cols(geom)));
+    int dev;
+    if ((st = vt_same_device(op, &dev, 3, (vimo_tensor *[]){x, w, b}, (const char *[]){"x", "w", "b"}))) return st;
     vimo_tensor *xc, *wc, *bc = NULL, *out;
     if ((st = vt_contig(ctx, x, &xc)) || (st = vt_contig(ctx, w, &wc)) || (b && (st = vt_contig(ctx, b, &bc))))
         return st;
@@ -134,19 +139,8 @@ static vimo_status conv_forward(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, 
     int64_t shape[4] = {g->b, g->cout, g->ho, g->wo};
     int is1d = x->ndim == 3;
     if (is1d) shape[2] = g->wo;
-    if ((st = vt_new_out(ctx, &out, is1d ? 3 : 4, shape))) return st;
-    int64_t rows = cg_rows(g), l = cg_cols(g), xsz = g->cin * g->h * g->w, ysz = g->cout * l;
-    float *cols = vt_alloc(ctx, (size_t)(rows * l) * sizeof(float));
-    if (!cols) return VIMO_ERR_NOMEM;
-    for (int64_t bi = 0; bi < g->b; bi++) {
-        float *yb = out->data + bi * ysz;
-        if (bc)
-            for (int64_t co = 0; co < g->cout; co++)
-                for (int64_t j = 0; j < l; j++) yb[co * l + j] = bc->data[co];
-        im2col(cols, xc->data + bi * xsz, g);
-        if ((st = vimo_sgemm(0, 0, g->cout, l, rows, 1.0f, wc->data, rows, cols, l, bc ? 1.0f : 0.0f, yb, l)))
-            return st;
-    }
+    if ((st = vt_new_out_on(ctx, &out, dev, is1d ? 3 : 4, shape))) return st;
+    if ((st = vt_kern(dev)->conv_fwd(ctx, g, xc->data, wc->data, bc ? bc->data : NULL, out->data))) return st;
     vimo_tensor *in[3] = {xc, wc, bc};
     int nin = bc ? 3 : 2;
     if (vt_needs_grad(ctx, in, nin)) {
@@ -155,6 +149,24 @@ static vimo_status conv_forward(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, 
         nd->saved = g;
     }
     *y = out;
+    return VIMO_OK;
+}
+
+vimo_status vt_cpu_conv_fwd(vimo_ctx *ctx, const vimo_conv_dims *g, const float *xd, const float *wd,
+                            const float *bd, float *yd)
+{
+    vimo_status st;
+    int64_t rows = cg_rows(g), l = cg_cols(g), xsz = g->cin * g->h * g->w, ysz = g->cout * l;
+    float *cols = vt_alloc(ctx, (size_t)(rows * l) * sizeof(float));
+    if (!cols) return VIMO_ERR_NOMEM;
+    for (int64_t bi = 0; bi < g->b; bi++) {
+        float *yb = yd + bi * ysz;
+        if (bd)
+            for (int64_t co = 0; co < g->cout; co++)
+                for (int64_t j = 0; j < l; j++) yb[co * l + j] = bd[co];
+        im2col(cols, xd + bi * xsz, g);
+        if ((st = vimo_sgemm(0, 0, g->cout, l, rows, 1.0f, wd, rows, cols, l, bd ? 1.0f : 0.0f, yb, l))) return st;
+    }
     return VIMO_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu_kernels.h"
 #include "tensor_impl.h"
 #include "vimo/rng.h"
 #include "vt_math.h"
@@ -31,9 +32,23 @@ static vimo_status embedding_backward(vimo_ctx *ctx, vimo_node *n)
     if (!vt_requires_grad(tab)) return VIMO_OK;
     float *gt = vt_grad(ctx, tab);
     if (!gt) return VIMO_ERR_NOMEM;
-    const int32_t *ids = n->saved;
-    const float *dy = n->out->grad;
-    int64_t cnt = n->i[0], d = tab->shape[1], nblk = (d + EMB_COL_BLOCK - 1) / EMB_COL_BLOCK;
+    return vt_kern(tab->device)->embedding_bwd(ctx, n->saved, n->out->grad, gt, n->i[0], tab->shape[1]);
+}
+
+vimo_status vt_cpu_embedding_fwd(vimo_ctx *ctx, const float *td, const int32_t *ids, float *o, int64_t cnt,
+                                 int64_t d)
+{
+    (void)ctx;
+#pragma omp parallel for schedule(static) if (cnt * d >= VT_OMP_MIN)
+    for (int64_t i = 0; i < cnt; i++) memcpy(o + i * d, td + (int64_t)ids[i] * d, (size_t)d * sizeof(float));
+    return VIMO_OK;
+}
+
+vimo_status vt_cpu_embedding_bwd(vimo_ctx *ctx, const int32_t *ids, const float *dy, float *gt, int64_t cnt,
+                                 int64_t d)
+{
+    (void)ctx;
+    int64_t nblk = (d + EMB_COL_BLOCK - 1) / EMB_COL_BLOCK;
 #pragma omp parallel for schedule(static) if (cnt * d >= VT_OMP_MIN)
     for (int64_t cb = 0; cb < nblk; cb++) {
         int64_t j0 = cb * EMB_COL_BLOCK, j1 = j0 + EMB_COL_BLOCK < d ? j0 + EMB_COL_BLOCK : d;
@@ -71,19 +86,20 @@ vimo_status vimo_embedding(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *table, c
             return vimo_error(VIMO_ERR_INVALID, "embedding: ids[%lld] = %d outside [0, %lld) of table %s",
                               (long long)i, ids[i], (long long)v, vt_shape(table));
     vimo_tensor *tc, *out;
+    int dev = table->device;
     if ((st = vt_contig(ctx, table, &tc))) return st;
-    if ((st = vt_new_out(ctx, &out, ids_ndim + 1, shape))) return st;
-    const float *td = tc->data;
-    float *o = out->data;
-#pragma omp parallel for schedule(static) if (cnt * d >= VT_OMP_MIN)
-    for (int64_t i = 0; i < cnt; i++) memcpy(o + i * d, td + (int64_t)ids[i] * d, (size_t)d * sizeof(float));
+    if ((st = vt_new_out_on(ctx, &out, dev, ids_ndim + 1, shape))) return st;
+    /* On a device the ids go there first (the copy doubles as the saved
+     * ids); on the CPU they are read in place and copied only for backward. */
+    const int32_t *dids = ids;
+    if (dev && !(dids = vt_upload(ctx, dev, ids, (size_t)cnt * sizeof *ids))) return VIMO_ERR_NOMEM;
+    if ((st = vt_kern(dev)->embedding_fwd(ctx, tc->data, dids, out->data, cnt, d))) return st;
     if (vt_needs_grad(ctx, &tc, 1)) {
-        int32_t *saved = vt_alloc(ctx, (size_t)cnt * sizeof *saved); /* the caller may reuse ids */
-        if (!saved) return VIMO_ERR_NOMEM;
-        memcpy(saved, ids, (size_t)cnt * sizeof *saved);
+        const int32_t *saved = dids; /* the caller may reuse ids */
+        if (!dev && !(saved = vt_upload(ctx, 0, ids, (size_t)cnt * sizeof *ids))) return VIMO_ERR_NOMEM;
         vimo_node *nd;
         if ((st = vt_record(ctx, out, "embedding", embedding_backward, &tc, 1, &nd))) return st;
-        nd->saved = saved;
+        nd->saved = (void *)saved;
         nd->i[0] = cnt;
     }
     *y = out;
@@ -114,9 +130,10 @@ static inline void rope_row(float *yr, const float *xr, const float *c, const fl
 }
 
 /* Applies rope_row to every (b, t, h) row; cs: cos then sin, (T, Dh/2) each. */
-static void rope_apply(float *y, const float *x, const float *cs, int64_t rows, int64_t t_len, int64_t h,
-                       int64_t dh, int mode, int backward)
+vimo_status vt_cpu_rope(vimo_ctx *ctx, float *y, const float *x, const float *cs, int64_t rows, int64_t t_len,
+                        int64_t h, int64_t dh, int mode, int backward)
 {
+    (void)ctx;
     int64_t half = dh / 2;
     const float *sn_tab = cs + t_len * half;
     int inter = mode == VIMO_ROPE_INTERLEAVED;
@@ -133,6 +150,7 @@ static void rope_apply(float *y, const float *x, const float *cs, int64_t rows, 
             else rope_row(yr, xr, c, sn, half, 0, 1.0f, 0);
         }
     }
+    return VIMO_OK;
 }
 
 static vimo_status rope_backward(vimo_ctx *ctx, vimo_node *n)
@@ -141,8 +159,8 @@ static vimo_status rope_backward(vimo_ctx *ctx, vimo_node *n)
     if (!vt_requires_grad(x)) return VIMO_OK;
     float *gx = vt_grad(ctx, x);
     if (!gx) return VIMO_ERR_NOMEM;
-    rope_apply(gx, n->out->grad, n->saved, vt_rows(x), x->shape[1], x->shape[2], x->shape[3], (int)n->i[0], 1);
-    return VIMO_OK;
+    return vt_kern(x->device)->rope(ctx, gx, n->out->grad, n->saved, vt_rows(x), x->shape[1], x->shape[2],
+                                    x->shape[3], (int)n->i[0], 1);
 }
 
 vimo_status vimo_rope(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, float theta, int64_t pos_offset,
@@ -161,8 +179,9 @@ vimo_status vimo_rope(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, float thet
     if (mode != VIMO_ROPE_INTERLEAVED && mode != VIMO_ROPE_HALF)
         return vimo_error(VIMO_ERR_INVALID, "rope: unknown mode %d", (int)mode);
     vimo_tensor *xc, *out;
+    int dev = x->device;
     if ((st = vt_contig(ctx, x, &xc))) return st;
-    if ((st = vt_new_out(ctx, &out, 4, x->shape))) return st;
+    if ((st = vt_new_out_on(ctx, &out, dev, 4, x->shape))) return st;
     int64_t t_len = x->shape[1], dh = x->shape[3], half = dh / 2;
     float *cs = vt_alloc(ctx, 2 * (size_t)(t_len * half) * sizeof(float));
     if (!cs) return VIMO_ERR_NOMEM;
@@ -178,7 +197,11 @@ vimo_status vimo_rope(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, float thet
             cs[t_len * half + t * half + i] = (float)sin(ang);
         }
     }
-    rope_apply(out->data, xc->data, cs, vt_rows(xc), t_len, x->shape[2], dh, mode, 0);
+    /* The tables are made on the host (the same float angles everywhere)
+     * and copied to the device. */
+    if (dev && !(cs = vt_upload(ctx, dev, cs, 2 * (size_t)(t_len * half) * sizeof(float)))) return VIMO_ERR_NOMEM;
+    if ((st = vt_kern(dev)->rope(ctx, out->data, xc->data, cs, vt_rows(xc), t_len, x->shape[2], dh, mode, 0)))
+        return st;
     if (vt_needs_grad(ctx, &xc, 1)) {
         vimo_node *nd;
         if ((st = vt_record(ctx, out, "rope", rope_backward, &xc, 1, &nd))) return st;
@@ -215,19 +238,31 @@ static void draw_keep_mask(uint8_t *keep, int64_t cnt, uint32_t thresh, vimo_rng
 }
 
 /* y = x * keep / (1 - p); saved: the keep mask (numel bytes), f[0] = 1/(1-p). */
+vimo_status vt_cpu_dropout_bwd(vimo_ctx *ctx, const uint8_t *keep, const float *dy, float *gx, int64_t cnt,
+                               float scale)
+{
+    (void)ctx;
+#pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
+    for (int64_t i = 0; i < cnt; i++) gx[i] += dy[i] * (scale * (float)keep[i]);
+    return VIMO_OK;
+}
+
+vimo_status vt_cpu_dropout_fwd(vimo_ctx *ctx, const float *xd, const uint8_t *keep, float *o, int64_t cnt,
+                               float scale)
+{
+    (void)ctx;
+#pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
+    for (int64_t i = 0; i < cnt; i++) o[i] = xd[i] * (scale * (float)keep[i]);
+    return VIMO_OK;
+}
+
 static vimo_status dropout_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *x = n->in[0];
     if (!vt_requires_grad(x)) return VIMO_OK;
     float *gx = vt_grad(ctx, x);
     if (!gx) return VIMO_ERR_NOMEM;
-    const uint8_t *keep = n->saved;
-    const float *dy = n->out->grad;
-    float scale = n->f[0];
-    int64_t cnt = vt_numel(x);
-#pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
-    for (int64_t i = 0; i < cnt; i++) gx[i] += dy[i] * (scale * (float)keep[i]);
-    return VIMO_OK;
+    return vt_kern(x->device)->dropout_bwd(ctx, n->saved, n->out->grad, gx, vt_numel(x), n->f[0]);
 }
 
 vimo_status vimo_dropout(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, float p, vimo_rng *rng)
@@ -241,8 +276,9 @@ vimo_status vimo_dropout(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, float p
         return VIMO_OK;
     }
     vimo_tensor *xc, *out;
+    int dev = x->device;
     if ((st = vt_contig(ctx, x, &xc))) return st;
-    if ((st = vt_new_out(ctx, &out, x->ndim, x->shape))) return st;
+    if ((st = vt_new_out_on(ctx, &out, dev, x->ndim, x->shape))) return st;
     int64_t cnt = vt_numel(x);
     uint8_t *keep = vt_alloc(ctx, (size_t)cnt);
     if (!keep) return VIMO_ERR_NOMEM;
@@ -252,10 +288,10 @@ vimo_status vimo_dropout(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, float p
     uint32_t thresh = td >= 4294967295.0 ? 4294967295u : (uint32_t)td;
     draw_keep_mask(keep, cnt, thresh, rng);
     float scale = 1.0f / (1.0f - p);
-    const float *xd = xc->data;
-    float *o = out->data;
-#pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
-    for (int64_t i = 0; i < cnt; i++) o[i] = xd[i] * (scale * (float)keep[i]);
+    /* The mask is drawn on the host from the caller's rng on every device,
+     * so a seed gives the same mask on the CPU and on a GPU. */
+    if (dev && !(keep = vt_upload(ctx, dev, keep, (size_t)cnt))) return VIMO_ERR_NOMEM;
+    if ((st = vt_kern(dev)->dropout_fwd(ctx, xc->data, keep, out->data, cnt, scale))) return st;
     if (vt_needs_grad(ctx, &xc, 1)) {
         vimo_node *nd;
         if ((st = vt_record(ctx, out, "dropout", dropout_backward, &xc, 1, &nd))) return st;
@@ -287,6 +323,22 @@ VT_CLONES static void row_softmax_add(float *restrict gr, const float *restrict 
 }
 
 /* dlogits = g / count * (softmax - onehot) on counted rows. */
+vimo_status vt_cpu_ce_bwd(vimo_ctx *ctx, const float *xd, const int32_t *targets, int32_t ignore, int64_t count,
+                          const float *lse, const float *dloss, float *gx, int64_t rows, int64_t v)
+{
+    (void)ctx;
+    if (count == 0) return VIMO_OK;
+    float g = dloss[0] / (float)count;
+#pragma omp parallel for schedule(static) if (rows * v >= VT_OMP_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t t = targets[r];
+        if (t == ignore) continue;
+        row_softmax_add(gx + r * v, xd + r * v, lse[r], g, v);
+        gx[r * v + t] -= g;
+    }
+    return VIMO_OK;
+}
+
 static vimo_status ce_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *x = n->in[0];
@@ -296,17 +348,28 @@ static vimo_status ce_backward(vimo_ctx *ctx, vimo_node *n)
     float *gx = vt_grad(ctx, x);
     if (!gx) return VIMO_ERR_NOMEM;
     const ce_saved *sv = n->saved;
-    int32_t ignore = (int32_t)n->i[0];
-    int64_t rows = vt_rows(x), v = vt_last(x);
-    float g = n->out->grad[0] / (float)count;
-    const float *xd = x->data;
+    return vt_kern(x->device)->ce_bwd(ctx, x->data, sv->targets, (int32_t)n->i[0], count, sv->lse, n->out->grad, gx,
+                                      vt_rows(x), vt_last(x));
+}
+
+vimo_status vt_cpu_ce_fwd(vimo_ctx *ctx, const float *xd, const int32_t *targets, int32_t ignore_index,
+                          int64_t count, float *lse, float *loss, int64_t rows, int64_t v)
+{
+    float *row_loss = vt_alloc(ctx, (size_t)rows * sizeof(float));
+    if (!row_loss) return VIMO_ERR_NOMEM;
 #pragma omp parallel for schedule(static) if (rows * v >= VT_OMP_MIN)
     for (int64_t r = 0; r < rows; r++) {
-        int32_t t = sv->targets[r];
-        if (t == ignore) continue;
-        row_softmax_add(gx + r * v, xd + r * v, sv->lse[r], g, v);
-        gx[r * v + t] -= g;
+        int32_t t = targets[r];
+        lse[r] = 0.0f;
+        row_loss[r] = 0.0f;
+        if (t == ignore_index) continue;
+        float l = row_lse(xd + r * v, v);
+        lse[r] = l;
+        row_loss[r] = l - xd[r * v + t];
     }
+    double total = 0.0;
+    for (int64_t r = 0; r < rows; r++) total += row_loss[r];
+    loss[0] = count ? (float)(total / (double)count) : 0.0f;
     return VIMO_OK;
 }
 
@@ -325,28 +388,15 @@ vimo_status vimo_cross_entropy(vimo_ctx *ctx, vimo_tensor **loss, vimo_tensor *l
         count++;
     }
     vimo_tensor *xc, *out;
+    int dev = logits->device;
     if ((st = vt_contig(ctx, logits, &xc))) return st;
-    if ((st = vt_new_out(ctx, &out, 1, (int64_t[]){1}))) return st;
+    if ((st = vt_new_out_on(ctx, &out, dev, 1, (int64_t[]){1}))) return st;
     ce_saved *sv = vt_alloc(ctx, sizeof *sv);
-    float *row_loss = vt_alloc(ctx, (size_t)rows * sizeof(float));
-    if (!sv || !row_loss || !(sv->targets = vt_alloc(ctx, (size_t)rows * sizeof(int32_t))) ||
-        !(sv->lse = vt_alloc(ctx, (size_t)rows * sizeof(float))))
+    if (!sv || !(sv->targets = vt_upload(ctx, dev, targets, (size_t)rows * sizeof(int32_t))) ||
+        !(sv->lse = vt_alloc_dev(ctx, dev, (size_t)rows * sizeof(float))))
         return VIMO_ERR_NOMEM;
-    memcpy(sv->targets, targets, (size_t)rows * sizeof(int32_t));
-    const float *xd = xc->data;
-#pragma omp parallel for schedule(static) if (rows * v >= VT_OMP_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int32_t t = targets[r];
-        sv->lse[r] = 0.0f;
-        row_loss[r] = 0.0f;
-        if (t == ignore_index) continue;
-        float lse = row_lse(xd + r * v, v);
-        sv->lse[r] = lse;
-        row_loss[r] = lse - xd[r * v + t];
-    }
-    double total = 0.0;
-    for (int64_t r = 0; r < rows; r++) total += row_loss[r];
-    out->data[0] = count ? (float)(total / (double)count) : 0.0f;
+    if ((st = vt_kern(dev)->ce_fwd(ctx, xc->data, sv->targets, ignore_index, count, sv->lse, out->data, rows, v)))
+        return st;
     if (vt_needs_grad(ctx, &xc, 1)) {
         vimo_node *nd;
         if ((st = vt_record(ctx, out, "cross_entropy", ce_backward, &xc, 1, &nd))) return st;
@@ -363,15 +413,11 @@ vimo_status vimo_cross_entropy(vimo_ctx *ctx, vimo_tensor **loss, vimo_tensor *l
 /* Elements per partial sum: a constant, so the sum's tree is fixed. */
 #define MSE_CHUNK 4096
 
-static vimo_status mse_backward(vimo_ctx *ctx, vimo_node *n)
+vimo_status vt_cpu_mse_bwd(vimo_ctx *ctx, const float *ad, const float *bd, const float *dloss, float *ga, float *gb,
+                           int64_t cnt)
 {
-    vimo_tensor *a = n->in[0], *b = n->in[1];
-    int64_t cnt = vt_numel(a);
-    float k = 2.0f * n->out->grad[0] / (float)cnt;
-    float *ga = NULL, *gb = NULL;
-    if (vt_requires_grad(a) && !(ga = vt_grad(ctx, a))) return VIMO_ERR_NOMEM;
-    if (vt_requires_grad(b) && !(gb = vt_grad(ctx, b))) return VIMO_ERR_NOMEM;
-    const float *ad = a->data, *bd = b->data;
+    (void)ctx;
+    float k = 2.0f * dloss[0] / (float)cnt;
     /* a and b may be the same tensor: its two updates happen in one loop. */
 #pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
     for (int64_t i = 0; i < cnt; i++) {
@@ -382,20 +428,20 @@ static vimo_status mse_backward(vimo_ctx *ctx, vimo_node *n)
     return VIMO_OK;
 }
 
-vimo_status vimo_mse(vimo_ctx *ctx, vimo_tensor **loss, vimo_tensor *a, vimo_tensor *b)
+static vimo_status mse_backward(vimo_ctx *ctx, vimo_node *n)
 {
-    vimo_status st = vt_check_args("mse", ctx, loss);
-    if (st) return st;
-    if (!a || !b) return vimo_error(VIMO_ERR_INVALID, "mse: NULL input");
-    if (a->ndim != b->ndim || memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(int64_t)))
-        return vimo_error(VIMO_ERR_SHAPE, "mse: a %s vs b %s differ", vt_shape(a), vt_shape(b));
-    vimo_tensor *ac, *bc, *out;
-    if ((st = vt_contig(ctx, a, &ac)) || (st = vt_contig(ctx, b, &bc))) return st;
-    if ((st = vt_new_out(ctx, &out, 1, (int64_t[]){1}))) return st;
-    int64_t cnt = vt_numel(a), nchunk = (cnt + MSE_CHUNK - 1) / MSE_CHUNK;
+    vimo_tensor *a = n->in[0], *b = n->in[1];
+    float *ga = NULL, *gb = NULL;
+    if (vt_requires_grad(a) && !(ga = vt_grad(ctx, a))) return VIMO_ERR_NOMEM;
+    if (vt_requires_grad(b) && !(gb = vt_grad(ctx, b))) return VIMO_ERR_NOMEM;
+    return vt_kern(a->device)->mse_bwd(ctx, a->data, b->data, n->out->grad, ga, gb, vt_numel(a));
+}
+
+vimo_status vt_cpu_mse_fwd(vimo_ctx *ctx, const float *ad, const float *bd, float *loss, int64_t cnt)
+{
+    int64_t nchunk = (cnt + MSE_CHUNK - 1) / MSE_CHUNK;
     float *part = vt_alloc(ctx, (size_t)nchunk * sizeof(float));
     if (!part) return VIMO_ERR_NOMEM;
-    const float *ad = ac->data, *bd = bc->data;
 #pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
     for (int64_t c = 0; c < nchunk; c++) {
         int64_t i0 = c * MSE_CHUNK, len = i0 + MSE_CHUNK < cnt ? MSE_CHUNK : cnt - i0;
@@ -403,7 +449,23 @@ vimo_status vimo_mse(vimo_ctx *ctx, vimo_tensor **loss, vimo_tensor *a, vimo_ten
     }
     double total = 0.0;
     for (int64_t c = 0; c < nchunk; c++) total += part[c];
-    out->data[0] = (float)(total / (double)cnt);
+    loss[0] = (float)(total / (double)cnt);
+    return VIMO_OK;
+}
+
+vimo_status vimo_mse(vimo_ctx *ctx, vimo_tensor **loss, vimo_tensor *a, vimo_tensor *b)
+{
+    vimo_status st = vt_check_args("mse", ctx, loss);
+    if (st) return st;
+    if (!a || !b) return vimo_error(VIMO_ERR_INVALID, "mse: NULL input");
+    if (a->ndim != b->ndim || memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(int64_t)))
+        return vimo_error(VIMO_ERR_SHAPE, "mse: a %s vs b %s differ", vt_shape(a), vt_shape(b));
+    int dev;
+    if ((st = vt_same_device("mse", &dev, 2, (vimo_tensor *[]){a, b}, (const char *[]){"a", "b"}))) return st;
+    vimo_tensor *ac, *bc, *out;
+    if ((st = vt_contig(ctx, a, &ac)) || (st = vt_contig(ctx, b, &bc))) return st;
+    if ((st = vt_new_out_on(ctx, &out, dev, 1, (int64_t[]){1}))) return st;
+    if ((st = vt_kern(dev)->mse_fwd(ctx, ac->data, bc->data, out->data, vt_numel(a)))) return st;
     vimo_tensor *in[2] = {ac, bc};
     if (vt_needs_grad(ctx, in, 2) && (st = vt_record(ctx, out, "mse", mse_backward, in, 2, NULL))) return st;
     *loss = out;

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu_kernels.h"
 #include "tensor_impl.h"
 #include "vt_math.h"
 
@@ -42,12 +43,19 @@ static vimo_status check_eps(const char *op, float eps)
 static vimo_status rmsnorm_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *x = n->in[0], *w = n->in[1];
-    const float *rstd = n->saved, *dy = n->out->grad, *xd = x->data, *wd = w->data;
-    int64_t rows = vt_rows(x), d = vt_last(x), nchunk = (rows + VT_ROW_CHUNK - 1) / VT_ROW_CHUNK;
-    float *gx = NULL, *gw = NULL, *part = NULL;
+    float *gx = NULL, *gw = NULL;
     if (vt_requires_grad(x) && !(gx = vt_grad(ctx, x))) return VIMO_ERR_NOMEM;
-    if (vt_requires_grad(w) && (!(gw = vt_grad(ctx, w)) || !(part = chunk_partials(ctx, nchunk, d))))
-        return VIMO_ERR_NOMEM;
+    if (vt_requires_grad(w) && !(gw = vt_grad(ctx, w))) return VIMO_ERR_NOMEM;
+    return vt_kern(x->device)->rmsnorm_bwd(ctx, x->data, w->data, n->saved, n->out->grad, gx, gw, vt_rows(x),
+                                           vt_last(x));
+}
+
+vimo_status vt_cpu_rmsnorm_bwd(vimo_ctx *ctx, const float *xd, const float *wd, const float *rstd, const float *dy,
+                               float *gx, float *gw, int64_t rows, int64_t d)
+{
+    int64_t nchunk = (rows + VT_ROW_CHUNK - 1) / VT_ROW_CHUNK;
+    float *part = NULL;
+    if (gw && !(part = chunk_partials(ctx, nchunk, d))) return VIMO_ERR_NOMEM;
     float inv_d = 1.0f / (float)d;
 #pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
     for (int64_t c = 0; c < nchunk; c++) {
@@ -76,22 +84,15 @@ vimo_status vimo_rmsnorm(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, vimo_te
     if (st) return st;
     if (!x || !w) return vimo_error(VIMO_ERR_INVALID, "rmsnorm: NULL input");
     if ((st = check_param("rmsnorm", "w", x, w)) || (st = check_eps("rmsnorm", eps))) return st;
+    int dev;
+    if ((st = vt_same_device("rmsnorm", &dev, 2, (vimo_tensor *[]){x, w}, (const char *[]){"x", "w"}))) return st;
     vimo_tensor *xc, *wc, *out;
     if ((st = vt_contig(ctx, x, &xc)) || (st = vt_contig(ctx, w, &wc))) return st;
-    if ((st = vt_new_out(ctx, &out, x->ndim, x->shape))) return st;
+    if ((st = vt_new_out_on(ctx, &out, dev, x->ndim, x->shape))) return st;
     int64_t rows = vt_rows(xc), d = vt_last(xc);
-    float *rstd = vt_alloc(ctx, (size_t)rows * sizeof(float));
+    float *rstd = vt_alloc_dev(ctx, dev, (size_t)rows * sizeof(float));
     if (!rstd) return VIMO_ERR_NOMEM;
-    const float *xd = xc->data, *wd = wc->data;
-    float *o = out->data;
-#pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = xd + r * d;
-        float rs = 1.0f / sqrtf(vt_dot(xr, xr, d) / (float)d + eps);
-        float *orow = o + r * d;
-        rstd[r] = rs;
-        for (int64_t j = 0; j < d; j++) orow[j] = wd[j] * (xr[j] * rs); /* HF LlamaRMSNorm order */
-    }
+    if ((st = vt_kern(dev)->rmsnorm_fwd(ctx, xc->data, wc->data, out->data, rstd, rows, d, eps))) return st;
     vimo_tensor *in[2] = {xc, wc};
     if (vt_needs_grad(ctx, in, 2)) {
         vimo_node *nd;
@@ -102,6 +103,21 @@ vimo_status vimo_rmsnorm(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, vimo_te
     return VIMO_OK;
 }
 
+vimo_status vt_cpu_rmsnorm_fwd(vimo_ctx *ctx, const float *xd, const float *wd, float *o, float *rstd, int64_t rows,
+                               int64_t d, float eps)
+{
+    (void)ctx;
+#pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = xd + r * d;
+        float rs = 1.0f / sqrtf(vt_dot(xr, xr, d) / (float)d + eps);
+        float *orow = o + r * d;
+        rstd[r] = rs;
+        for (int64_t j = 0; j < d; j++) orow[j] = wd[j] * (xr[j] * rs); /* HF LlamaRMSNorm order */
+    }
+    return VIMO_OK;
+}
+
 /* ---- LayerNorm ------------------------------------------------------------- */
 
 /* saved: mean (rows) then rstd (rows). With xh = (x - mean) r and g = dy w:
@@ -109,14 +125,22 @@ vimo_status vimo_rmsnorm(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, vimo_te
 static vimo_status layernorm_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL;
-    int64_t rows = vt_rows(x), d = vt_last(x), nchunk = (rows + VT_ROW_CHUNK - 1) / VT_ROW_CHUNK;
-    const float *mean = n->saved, *rstd = mean + rows, *dy = n->out->grad, *xd = x->data, *wd = w->data;
-    float *gx = NULL, *gw = NULL, *gb = NULL, *pw = NULL, *pb = NULL;
+    float *gx = NULL, *gw = NULL, *gb = NULL;
     if (vt_requires_grad(x) && !(gx = vt_grad(ctx, x))) return VIMO_ERR_NOMEM;
-    if (vt_requires_grad(w) && (!(gw = vt_grad(ctx, w)) || !(pw = chunk_partials(ctx, nchunk, d))))
-        return VIMO_ERR_NOMEM;
-    if (b && vt_requires_grad(b) && (!(gb = vt_grad(ctx, b)) || !(pb = chunk_partials(ctx, nchunk, d))))
-        return VIMO_ERR_NOMEM;
+    if (vt_requires_grad(w) && !(gw = vt_grad(ctx, w))) return VIMO_ERR_NOMEM;
+    if (b && vt_requires_grad(b) && !(gb = vt_grad(ctx, b))) return VIMO_ERR_NOMEM;
+    return vt_kern(x->device)->layernorm_bwd(ctx, x->data, w->data, n->saved, n->out->grad, gx, gw, gb, vt_rows(x),
+                                             vt_last(x));
+}
+
+vimo_status vt_cpu_layernorm_bwd(vimo_ctx *ctx, const float *xd, const float *wd, const float *mean,
+                                 const float *dy, float *gx, float *gw, float *gb, int64_t rows, int64_t d)
+{
+    int64_t nchunk = (rows + VT_ROW_CHUNK - 1) / VT_ROW_CHUNK;
+    const float *rstd = mean + rows;
+    float *pw = NULL, *pb = NULL;
+    if (gw && !(pw = chunk_partials(ctx, nchunk, d))) return VIMO_ERR_NOMEM;
+    if (gb && !(pb = chunk_partials(ctx, nchunk, d))) return VIMO_ERR_NOMEM;
     float inv_d = 1.0f / (float)d;
 #pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
     for (int64_t c = 0; c < nchunk; c++) {
@@ -154,15 +178,34 @@ vimo_status vimo_layernorm(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, vimo_
     if ((st = check_param("layernorm", "w", x, w)) || (b && (st = check_param("layernorm", "b", x, b))) ||
         (st = check_eps("layernorm", eps)))
         return st;
+    int dev;
+    if ((st = vt_same_device("layernorm", &dev, 3, (vimo_tensor *[]){x, w, b}, (const char *[]){"x", "w", "b"})))
+        return st;
     vimo_tensor *xc, *wc, *bc = NULL, *out;
     if ((st = vt_contig(ctx, x, &xc)) || (st = vt_contig(ctx, w, &wc)) || (b && (st = vt_contig(ctx, b, &bc))))
         return st;
-    if ((st = vt_new_out(ctx, &out, x->ndim, x->shape))) return st;
+    if ((st = vt_new_out_on(ctx, &out, dev, x->ndim, x->shape))) return st;
     int64_t rows = vt_rows(xc), d = vt_last(xc);
-    float *stats = vt_alloc(ctx, 2 * (size_t)rows * sizeof(float)); /* mean, rstd */
+    float *stats = vt_alloc_dev(ctx, dev, 2 * (size_t)rows * sizeof(float)); /* mean, rstd */
     if (!stats) return VIMO_ERR_NOMEM;
-    const float *xd = xc->data, *wd = wc->data, *bd = bc ? bc->data : NULL;
-    float *o = out->data;
+    if ((st = vt_kern(dev)->layernorm_fwd(ctx, xc->data, wc->data, bc ? bc->data : NULL, out->data, stats, rows, d,
+                                          eps)))
+        return st;
+    vimo_tensor *in[3] = {xc, wc, bc};
+    int nin = bc ? 3 : 2;
+    if (vt_needs_grad(ctx, in, nin)) {
+        vimo_node *nd;
+        if ((st = vt_record(ctx, out, "layernorm", layernorm_backward, in, nin, &nd))) return st;
+        nd->saved = stats;
+    }
+    *y = out;
+    return VIMO_OK;
+}
+
+vimo_status vt_cpu_layernorm_fwd(vimo_ctx *ctx, const float *xd, const float *wd, const float *bd, float *o,
+                                 float *stats, int64_t rows, int64_t d, float eps)
+{
+    (void)ctx;
 #pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = xd + r * d;
@@ -176,14 +219,6 @@ vimo_status vimo_layernorm(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x, vimo_
         else
             for (int64_t j = 0; j < d; j++) orow[j] = (xr[j] - mu) * rs * wd[j];
     }
-    vimo_tensor *in[3] = {xc, wc, bc};
-    int nin = bc ? 3 : 2;
-    if (vt_needs_grad(ctx, in, nin)) {
-        vimo_node *nd;
-        if ((st = vt_record(ctx, out, "layernorm", layernorm_backward, in, nin, &nd))) return st;
-        nd->saved = stats;
-    }
-    *y = out;
     return VIMO_OK;
 }
 
@@ -200,6 +235,14 @@ VT_CLONES static void softmax_row(float *restrict orow, const float *restrict xr
         for (int64_t j = 0; j < d; j++) orow[j] /= s;
 }
 
+vimo_status vt_cpu_softmax_fwd(vimo_ctx *ctx, const float *xd, float *o, int64_t rows, int64_t d)
+{
+    (void)ctx;
+#pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
+    for (int64_t r = 0; r < rows; r++) softmax_row(o + r * d, xd + r * d, d);
+    return VIMO_OK;
+}
+
 /* dx = y (dy - sum(dy y)), per row. */
 static vimo_status softmax_backward(vimo_ctx *ctx, vimo_node *n)
 {
@@ -207,8 +250,12 @@ static vimo_status softmax_backward(vimo_ctx *ctx, vimo_node *n)
     if (!vt_requires_grad(x)) return VIMO_OK;
     float *gx = vt_grad(ctx, x);
     if (!gx) return VIMO_ERR_NOMEM;
-    const float *yd = n->out->data, *dy = n->out->grad;
-    int64_t rows = vt_rows(x), d = vt_last(x);
+    return vt_kern(x->device)->softmax_bwd(ctx, n->out->data, n->out->grad, gx, vt_rows(x), vt_last(x));
+}
+
+vimo_status vt_cpu_softmax_bwd(vimo_ctx *ctx, const float *yd, const float *dy, float *gx, int64_t rows, int64_t d)
+{
+    (void)ctx;
 #pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *yr = yd + r * d, *dyr = dy + r * d;
@@ -226,12 +273,8 @@ vimo_status vimo_softmax(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x)
     if (!x) return vimo_error(VIMO_ERR_INVALID, "softmax: NULL input");
     vimo_tensor *xc, *out;
     if ((st = vt_contig(ctx, x, &xc))) return st;
-    if ((st = vt_new_out(ctx, &out, x->ndim, x->shape))) return st;
-    int64_t rows = vt_rows(xc), d = vt_last(xc);
-    const float *xd = xc->data;
-    float *o = out->data;
-#pragma omp parallel for schedule(static) if (rows * d >= VT_OMP_MIN)
-    for (int64_t r = 0; r < rows; r++) softmax_row(o + r * d, xd + r * d, d);
+    if ((st = vt_new_out_on(ctx, &out, x->device, x->ndim, x->shape))) return st;
+    if ((st = vt_kern(x->device)->softmax_fwd(ctx, xc->data, out->data, vt_rows(xc), vt_last(xc)))) return st;
     if (vt_needs_grad(ctx, &xc, 1) && (st = vt_record(ctx, out, "softmax", softmax_backward, &xc, 1, NULL)))
         return st;
     *y = out;

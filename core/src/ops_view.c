@@ -6,14 +6,66 @@
  */
 #include <string.h>
 
+#include "cpu_kernels.h"
 #include "tensor_impl.h"
+
+/* ---- CPU kernels ------------------------------------------------------------ */
+
+vimo_status vt_cpu_copy(vimo_ctx *ctx, float *dst, const int64_t *dst_stride, const float *src,
+                        const int64_t *src_stride, int ndim, const int64_t *shape, int accumulate)
+{
+    (void)ctx;
+    int64_t s[4] = {1, 1, 1, 1}, ds[4] = {0, 0, 0, 0}, ss[4] = {0, 0, 0, 0};
+    for (int d = 0; d < ndim; d++) {
+        s[4 - ndim + d] = shape[d];
+        ds[4 - ndim + d] = dst_stride[d];
+        ss[4 - ndim + d] = src_stride[d];
+    }
+    for (int64_t i0 = 0; i0 < s[0]; i0++)
+        for (int64_t i1 = 0; i1 < s[1]; i1++)
+            for (int64_t i2 = 0; i2 < s[2]; i2++) {
+                float *d = dst + i0 * ds[0] + i1 * ds[1] + i2 * ds[2];
+                const float *r = src + i0 * ss[0] + i1 * ss[1] + i2 * ss[2];
+                if (accumulate)
+                    for (int64_t i3 = 0; i3 < s[3]; i3++) d[i3 * ds[3]] += r[i3 * ss[3]];
+                else if (ds[3] == 1 && ss[3] == 1)
+                    memcpy(d, r, (size_t)s[3] * sizeof(float));
+                else
+                    for (int64_t i3 = 0; i3 < s[3]; i3++) d[i3 * ds[3]] = r[i3 * ss[3]];
+            }
+    return VIMO_OK;
+}
+
+vimo_status vt_cpu_fill(vimo_ctx *ctx, float *x, int64_t n, float value)
+{
+    (void)ctx;
+    for (int64_t i = 0; i < n; i++) x[i] = value;
+    return VIMO_OK;
+}
+
+/* Contiguous strides of a shape. */
+static void contig_strides(int64_t *st, int ndim, const int64_t *shape)
+{
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        st[i] = s;
+        s *= shape[i];
+    }
+}
 
 /* Adds g (contiguous, y's logical order) into base's gradient at the
  * positions y's elements occupy in base, given y's strides relative to a
  * contiguous layout of base (n->i[0..3] strides, n->i[4] offset). */
-static void scatter_add(float *gbase, const vimo_tensor *y, const int64_t *stride, int64_t offset, const float *g)
+static vimo_status scatter_add(vimo_ctx *ctx, float *gbase, const vimo_tensor *y, const int64_t *stride,
+                               int64_t offset, const float *g)
 {
-    VT_FOR_STRIDED(y->ndim, y->shape, stride, offset, i, off, gbase[off] += g[i]);
+    if (y->device == 0) {
+        VT_FOR_STRIDED(y->ndim, y->shape, stride, offset, i, off, gbase[off] += g[i]);
+        return VIMO_OK;
+    }
+    int64_t cs[VIMO_MAX_DIMS];
+    contig_strides(cs, y->ndim, y->shape);
+    return vt_kern(y->device)->copy(ctx, gbase + offset, stride, g, cs, y->ndim, y->shape, 1);
 }
 
 /* Views of a non-contiguous input are taken of its contiguous copy, so the
@@ -24,8 +76,7 @@ static vimo_status view_backward(vimo_ctx *ctx, vimo_node *n)
     if (!vt_requires_grad(x)) return VIMO_OK;
     float *gx = vt_grad(ctx, x);
     if (!gx) return VIMO_ERR_NOMEM;
-    scatter_add(gx, y, n->i, n->i[4], y->grad);
-    return VIMO_OK;
+    return scatter_add(ctx, gx, y, n->i, n->i[4], y->grad);
 }
 
 /* Records a view y of contiguous x whose element offsets relative to x->data
@@ -48,6 +99,10 @@ static vimo_status contig_backward(vimo_ctx *ctx, vimo_node *n)
     float *gx = vt_grad(ctx, x);
     if (!gx) return VIMO_ERR_NOMEM;
     int64_t cnt = vt_numel(y);
+    if (x->device) {
+        int64_t one = 1;
+        return vt_kern(x->device)->copy(ctx, gx, &one, y->grad, &one, 1, &cnt, 1);
+    }
     for (int64_t i = 0; i < cnt; i++) gx[i] += y->grad[i];
     return VIMO_OK;
 }
@@ -62,8 +117,13 @@ vimo_status vimo_contiguous(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *x)
         return VIMO_OK;
     }
     vimo_tensor *out;
-    if ((st = vt_new_out(ctx, &out, x->ndim, x->shape))) return st;
-    vimo_tensor_copy_to(x, out->data, vt_numel(x));
+    if ((st = vt_new_out_on(ctx, &out, x->device, x->ndim, x->shape))) return st;
+    if (x->device == 0) {
+        vimo_tensor_copy_to(x, out->data, vt_numel(x));
+    } else if ((st = vt_kern(x->device)->copy(ctx, out->data, out->stride, x->data, x->stride, x->ndim, x->shape,
+                                               0))) {
+        return st;
+    }
     /* x's grad buffer is contiguous in x's logical order, like out's. */
     if (vt_needs_grad(ctx, &x, 1) && (st = vt_record(ctx, out, "contiguous", contig_backward, &x, 1, NULL)))
         return st;
@@ -175,8 +235,14 @@ static vimo_status concat_backward(vimo_ctx *ctx, vimo_node *n)
         if (vt_requires_grad(x)) {
             float *gx = vt_grad(ctx, x);
             if (!gx) return VIMO_ERR_NOMEM;
-            for (int64_t o = 0; o < outer; o++)
-                for (int64_t j = 0; j < len; j++) gx[o * len + j] += y->grad[o * y->shape[dim] * inner + at + j];
+            if (x->device) {
+                int64_t sh[2] = {outer, len}, ds[2] = {len, 1}, ss[2] = {y->shape[dim] * inner, 1};
+                vimo_status st = vt_kern(x->device)->copy(ctx, gx, ds, y->grad + at, ss, 2, sh, 1);
+                if (st) return st;
+            } else {
+                for (int64_t o = 0; o < outer; o++)
+                    for (int64_t j = 0; j < len; j++) gx[o * len + j] += y->grad[o * y->shape[dim] * inner + at + j];
+            }
         }
         at += len;
     }
@@ -197,6 +263,9 @@ vimo_status vimo_concat(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *const *xs, 
     memcpy(shape, a->shape, sizeof shape);
     shape[dim] = 0;
     vimo_tensor *xc[VT_NODE_MAX_IN];
+    int dev;
+    static const char *const names[VT_NODE_MAX_IN] = {"xs[0]", "xs[1]", "xs[2]", "xs[3]", "xs[4]", "xs[5]"};
+    if ((st = vt_same_device("concat", &dev, n, xs, names))) return st;
     for (int k = 0; k < n; k++) {
         if (!xs[k] || xs[k]->ndim != a->ndim) return vimo_error(VIMO_ERR_SHAPE, "concat: input %d rank differs", k);
         for (int d = 0; d < a->ndim; d++)
@@ -207,15 +276,20 @@ vimo_status vimo_concat(vimo_ctx *ctx, vimo_tensor **y, vimo_tensor *const *xs, 
         if ((st = vt_contig(ctx, xs[k], &xc[k]))) return st;
     }
     vimo_tensor *out;
-    if ((st = vt_new_out(ctx, &out, a->ndim, shape))) return st;
+    if ((st = vt_new_out_on(ctx, &out, dev, a->ndim, shape))) return st;
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < dim; d++) outer *= shape[d];
     for (int d = dim + 1; d < a->ndim; d++) inner *= shape[d];
     int64_t at = 0;
     for (int k = 0; k < n; k++) {
         int64_t len = xc[k]->shape[dim] * inner;
-        for (int64_t o = 0; o < outer; o++)
-            memcpy(out->data + o * shape[dim] * inner + at, xc[k]->data + o * len, (size_t)len * sizeof(float));
+        if (dev) {
+            int64_t sh[2] = {outer, len}, ds[2] = {shape[dim] * inner, 1}, ss[2] = {len, 1};
+            if ((st = vt_kern(dev)->copy(ctx, out->data + at, ds, xc[k]->data, ss, 2, sh, 0))) return st;
+        } else {
+            for (int64_t o = 0; o < outer; o++)
+                memcpy(out->data + o * shape[dim] * inner + at, xc[k]->data + o * len, (size_t)len * sizeof(float));
+        }
         at += len;
     }
     if (vt_needs_grad(ctx, xc, n)) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_kernels.h"
 #include "tensor_impl.h"
 #include "vimo/optim.h"
 #include "vt_math.h"
@@ -24,6 +25,7 @@ typedef struct adamw_group {
     int n;
     vimo_tensor **params;
     float **m, **v; /* numel floats each, zeroed at creation */
+    int *dev;       /* device of m[i], v[i] (the parameter may be freed first) */
 } adamw_group;
 
 struct vimo_adamw {
@@ -52,9 +54,10 @@ vimo_status vimo_adamw_new(vimo_adamw **out, const vimo_adamw_config *cfg)
 static void group_free(adamw_group *g)
 {
     for (int i = 0; i < g->n; i++) {
-        if (g->m) free(g->m[i]);
-        if (g->v) free(g->v[i]);
+        if (g->m) vt_device_free(g->dev[i], g->m[i]);
+        if (g->v) vt_device_free(g->dev[i], g->v[i]);
     }
+    free(g->dev);
     free(g->m);
     free(g->v);
     free(g->params);
@@ -68,9 +71,20 @@ void vimo_adamw_free(vimo_adamw *opt)
     free(opt);
 }
 
-static float *zeroed_floats(int64_t n)
+/* Zeroed moments on the parameter's device (the optimiser runs there). */
+static float *zeroed_floats(int device, int64_t n)
 {
     size_t bytes = ((size_t)n * sizeof(float) + VIMO_ALIGN - 1) / VIMO_ALIGN * VIMO_ALIGN;
+    if (device) {
+        const vimo_backend *be = vt_backend(device);
+        void *p = NULL;
+        if (be->alloc(&p, bytes)) return NULL;
+        if (be->memset0(p, bytes)) {
+            be->free(p);
+            return NULL;
+        }
+        return p;
+    }
     float *p = aligned_alloc(VIMO_ALIGN, bytes);
     if (p) memset(p, 0, bytes);
     return p;
@@ -101,12 +115,14 @@ vimo_status vimo_adamw_add_group(vimo_adamw *opt, vimo_tensor *const *params, in
     g.params = malloc((size_t)n * sizeof *g.params);
     g.m = calloc((size_t)n, sizeof *g.m);
     g.v = calloc((size_t)n, sizeof *g.v);
-    if (!g.params || !g.m || !g.v) goto oom;
+    g.dev = calloc((size_t)n, sizeof *g.dev);
+    if (!g.params || !g.m || !g.v || !g.dev) goto oom;
     for (int i = 0; i < n; i++) {
         g.params[i] = params[i];
         g.n = i + 1;
         int64_t cnt = vt_numel(params[i]);
-        if (!(g.m[i] = zeroed_floats(cnt)) || !(g.v[i] = zeroed_floats(cnt))) goto oom;
+        int dev = g.dev[i] = params[i]->device;
+        if (!(g.m[i] = zeroed_floats(dev, cnt)) || !(g.v[i] = zeroed_floats(dev, cnt))) goto oom;
     }
     opt->groups[opt->n_groups] = g;
     if (group) *group = opt->n_groups;
@@ -119,8 +135,8 @@ oom:
 }
 
 /* One AdamW update of cnt elements, torch.optim.AdamW's single-tensor order. */
-static void adamw_update(float *p, const float *g, float *m, float *v, int64_t cnt, float decay, float b1c,
-                         float b2, float b2c, float step_size, float bc2_sqrt, float eps)
+vimo_status vt_cpu_adamw(float *p, const float *g, float *m, float *v, int64_t cnt, float decay, float b1c, float b2,
+                         float b2c, float step_size, float bc2_sqrt, float eps)
 {
 #pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
     for (int64_t i = 0; i < cnt; i++) {
@@ -131,6 +147,7 @@ static void adamw_update(float *p, const float *g, float *m, float *v, int64_t c
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;
         p[i] += -step_size * (m[i] / denom);
     }
+    return VIMO_OK;
 }
 
 vimo_status vimo_adamw_step(vimo_adamw *opt, float lr_scale)
@@ -152,8 +169,15 @@ vimo_status vimo_adamw_step(vimo_adamw *opt, float lr_scale)
             /* Frozen since it was added (requires_grad off): no update and
              * no decay, as PyTorch skips a parameter whose grad is None. */
             if (!p->grad || !vt_requires_grad(p)) continue;
-            adamw_update(p->data, p->grad, g->m[i], g->v[i], vt_numel(p), decay, 1.0f - c->beta1, c->beta2,
-                         1.0f - c->beta2, step_size, bc2_sqrt, c->eps);
+            if (p->device != g->dev[i])
+                return vimo_error(VIMO_ERR_STATE, "adamw_step: %s (%s) moved to %s after it was added on %s; move "
+                                                  "parameters before making the optimiser",
+                                  vimo_tensor_name(p), vt_shape(p), vimo_device_name(p->device),
+                                  vimo_device_name(g->dev[i]));
+            vimo_status st = vt_kern(p->device)->adamw(p->data, p->grad, g->m[i], g->v[i], vt_numel(p), decay,
+                                                       1.0f - c->beta1, c->beta2, 1.0f - c->beta2, step_size,
+                                                       bc2_sqrt, c->eps);
+            if (st) return st;
         }
     }
     return VIMO_OK;
@@ -178,10 +202,49 @@ vimo_status vimo_adamw_moments(vimo_adamw *opt, int g, int i, vimo_tensor **para
     if (!opt || g < 0 || g >= opt->n_groups || i < 0 || i >= opt->groups[g].n)
         return vimo_error(VIMO_ERR_INVALID, "adamw_moments: no parameter %d in group %d (%d groups)", i, g,
                           opt ? opt->n_groups : 0);
+    /* The moments live where the parameter was when it was added (dev[i]),
+     * which a later move does not change: both must be the cpu. */
+    int mdev = opt->groups[g].dev[i] ? opt->groups[g].dev[i] : opt->groups[g].params[i]->device;
+    if (mdev && (m || v))
+        return vimo_error(VIMO_ERR_UNSUPPORTED, "adamw_moments: parameter %d of group %d lives on %s: its moments "
+                                                "have no host pointer (move the model to the cpu first)",
+                          i, g, vimo_device_name(mdev));
     if (param) *param = opt->groups[g].params[i];
     if (m) *m = opt->groups[g].m[i];
     if (v) *v = opt->groups[g].v[i];
     return VIMO_OK;
+}
+
+/* n bytes between host memory and memory on `device`. */
+static vimo_status host_copy(int device, void *dst, const void *src, size_t n, int to_host)
+{
+    if (!n) return VIMO_OK;
+    if (device == 0) return memcpy(dst, src, n), VIMO_OK;
+    return to_host ? vt_backend(device)->copy_d2h(dst, src, n) : vt_backend(device)->copy_h2d(dst, src, n);
+}
+
+vimo_status vimo_adamw_moments_to_host(const vimo_adamw *opt, int g, int i, float *m, float *v)
+{
+    if (!opt || g < 0 || g >= opt->n_groups || i < 0 || i >= opt->groups[g].n)
+        return vimo_error(VIMO_ERR_INVALID, "adamw_moments_to_host: no parameter %d in group %d", i, g);
+    const adamw_group *gr = &opt->groups[g];
+    size_t bytes = (size_t)vt_numel(gr->params[i]) * sizeof(float);
+    vimo_status st = m ? host_copy(gr->dev[i], m, gr->m[i], bytes, 1) : VIMO_OK;
+    if (!st && v) st = host_copy(gr->dev[i], v, gr->v[i], bytes, 1);
+    return st;
+}
+
+vimo_status vimo_adamw_moments_from_host(vimo_adamw *opt, int g, int i, const float *m, const float *v)
+{
+    if (!opt || g < 0 || g >= opt->n_groups || i < 0 || i >= opt->groups[g].n)
+        return vimo_error(VIMO_ERR_INVALID, "adamw_moments_from_host: no parameter %d in group %d", i, g);
+    const adamw_group *gr = &opt->groups[g];
+    size_t bytes = (size_t)vt_numel(gr->params[i]) * sizeof(float);
+    vimo_status st = m ? host_copy(gr->dev[i], gr->m[i], m, bytes, 0) : VIMO_OK;
+    if (!st && v) st = host_copy(gr->dev[i], gr->v[i], v, bytes, 0);
+    /* the host buffers may be reused as soon as this returns */
+    if (!st && gr->dev[i]) st = vt_backend(gr->dev[i])->synchronize();
+    return st;
 }
 
 void vimo_adamw_set_steps(vimo_adamw *opt, int64_t steps)
@@ -211,6 +274,12 @@ static double sum_squares(const float *g, int64_t cnt)
     return total;
 }
 
+vimo_status vt_cpu_sumsq(const float *x, int64_t n, double *out)
+{
+    *out = sum_squares(x, n);
+    return VIMO_OK;
+}
+
 vimo_status vimo_clip_grad_norm(vimo_tensor *const *params, int n, float max_norm, float *norm)
 {
     if (norm) *norm = 0.0f;
@@ -219,8 +288,12 @@ vimo_status vimo_clip_grad_norm(vimo_tensor *const *params, int n, float max_nor
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         if (!params[i]) return vimo_error(VIMO_ERR_INVALID, "clip_grad_norm: params[%d] is NULL", i);
-        if (params[i]->grad && vt_requires_grad(params[i]))
-            total += sum_squares(params[i]->grad, vt_numel(params[i]));
+        if (params[i]->grad && vt_requires_grad(params[i])) {
+            double ss = 0.0;
+            vimo_status st = vt_kern(params[i]->device)->sumsq(params[i]->grad, vt_numel(params[i]), &ss);
+            if (st) return st;
+            total += ss;
+        }
     }
     float nrm = (float)sqrt(total);
     if (norm) *norm = nrm;
@@ -233,6 +306,11 @@ vimo_status vimo_clip_grad_norm(vimo_tensor *const *params, int n, float max_nor
         float *g = params[i]->grad;
         int64_t cnt = vt_numel(params[i]);
         if (!g || !vt_requires_grad(params[i])) continue; /* frozen: not part of the norm */
+        if (params[i]->device) { /* g = coef * g on the device: coef is a kernel argument, no temporary */
+            vimo_status st = vt_kern(params[i]->device)->unary_fwd(NULL, VIMO_UN_SCALE, g, g, cnt, coef);
+            if (st) return st;
+            continue;
+        }
 #pragma omp parallel for schedule(static) if (cnt >= VT_OMP_MIN)
         for (int64_t k = 0; k < cnt; k++) g[k] *= coef;
     }

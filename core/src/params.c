@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vimo/backend.h"
 #include "vimo/params.h"
 #include "vimo/plugin.h"
 
@@ -94,7 +95,24 @@ vimo_status vimo_params_set_trainable(vimo_params *p, int trainable)
 void vimo_init_fan_in(vimo_tensor *t, vimo_rng *rng, int64_t fan_in)
 {
     float bound = 1.0f / sqrtf((float)(fan_in > 0 ? fan_in : 1));
-    vimo_rng_fill_uniform(rng, vimo_tensor_data(t), vimo_tensor_numel(t), -bound, bound);
+    if (!t || !rng) {
+        vimo_error(VIMO_ERR_INVALID, "init_fan_in: NULL argument");
+        return;
+    }
+    int64_t n = vimo_tensor_numel(t);
+    if (vimo_tensor_device(t) == VIMO_DEVICE_CPU) {
+        vimo_rng_fill_uniform(rng, vimo_tensor_data(t), n, -bound, bound);
+        return;
+    }
+    /* On a device (no host pointer): the same draws on the host, copied over. */
+    float *h = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!h) {
+        vimo_error(VIMO_ERR_NOMEM, "init_fan_in: out of memory for %lld floats", (long long)n);
+        return;
+    }
+    vimo_rng_fill_uniform(rng, h, n, -bound, bound);
+    vimo_tensor_copy_from(t, h, n); /* sets the error message on failure */
+    free(h);
 }
 
 vimo_status vimo_linear_init(vimo_params *p, vimo_rng *rng, vimo_linear *l, int64_t in, int64_t out, int bias,

@@ -8,6 +8,9 @@
 
 #include "tensor_impl.h"
 
+vimo_status vt_device_copy(const vimo_tensor *t, float *host, int to_device);
+void vt_device_fill(vimo_tensor *t, float v);
+
 /* Largest tensor vimo allocates: 2^34 floats (64 GiB) guards against
  * hostile shapes overflowing size computations. */
 #define VT_MAX_NUMEL (INT64_C(1) << 34)
@@ -92,10 +95,26 @@ static void *aligned_zalloc(size_t bytes)
     return p;
 }
 
-vimo_status vimo_tensor_new(vimo_tensor **out, int ndim, const int64_t *shape)
+/* Zeroed memory on a device (aligned_zalloc for the host); NULL on failure. */
+static void *device_zalloc(int device, size_t bytes)
+{
+    if (device == 0) return aligned_zalloc(bytes);
+    const vimo_backend *be = vt_backend(device);
+    void *p = NULL;
+    size_t n = bytes ? bytes : VIMO_ALIGN;
+    if (be->alloc(&p, n)) return NULL;
+    if (be->memset0(p, n)) {
+        be->free(p);
+        return NULL;
+    }
+    return p;
+}
+
+vimo_status vimo_tensor_new_on(vimo_tensor **out, int device, int ndim, const int64_t *shape)
 {
     if (!out) return vimo_error(VIMO_ERR_INVALID, "tensor_new: out is NULL");
     *out = NULL;
+    if (!vimo_backend_of(device)) return vimo_error(VIMO_ERR_INVALID, "tensor_new: unknown device %d", device);
     vimo_status st = check_shape("tensor_new", ndim, shape);
     if (st) return st;
     vimo_tensor *t = calloc(1, sizeof *t);
@@ -104,9 +123,11 @@ vimo_status vimo_tensor_new(vimo_tensor **out, int ndim, const int64_t *shape)
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     vt_set_contig_strides(t);
-    s->data = aligned_zalloc((size_t)vt_numel(t) * sizeof(float));
+    s->data = device_zalloc(device, (size_t)vt_numel(t) * sizeof(float));
     if (!s->data) goto oom;
     s->refs = 1;
+    s->device = device;
+    t->device = device;
     t->storage = s;
     t->data = s->data;
     *out = t;
@@ -114,7 +135,13 @@ vimo_status vimo_tensor_new(vimo_tensor **out, int ndim, const int64_t *shape)
 oom:
     free(t);
     free(s);
-    return vimo_error(VIMO_ERR_NOMEM, "tensor_new: out of memory");
+    if (device == 0) return vimo_error(VIMO_ERR_NOMEM, "tensor_new: out of memory");
+    return vimo_error(VIMO_ERR_NOMEM, "tensor_new: out of memory on %s", vimo_device_name(device));
+}
+
+vimo_status vimo_tensor_new(vimo_tensor **out, int ndim, const int64_t *shape)
+{
+    return vimo_tensor_new_on(out, 0, ndim, shape);
 }
 
 vimo_status vimo_tensor_new1(vimo_tensor **out, int64_t d0) { return vimo_tensor_new(out, 1, (int64_t[]){d0}); }
@@ -130,6 +157,7 @@ vimo_status vimo_tensor_new3(vimo_tensor **out, int64_t d0, int64_t d1, int64_t 
 vimo_status vimo_tensor_clone(vimo_tensor **out, const vimo_tensor *t)
 {
     if (!out || !t) return vimo_error(VIMO_ERR_INVALID, "tensor_clone: NULL argument");
+    if (t->device) return vimo_tensor_to(out, t, t->device);
     vimo_status st = vimo_tensor_new(out, t->ndim, t->shape);
     if (st) return st;
     return vimo_tensor_copy_to(t, (*out)->data, vt_numel(t));
@@ -138,7 +166,7 @@ vimo_status vimo_tensor_clone(vimo_tensor **out, const vimo_tensor *t)
 void vimo_storage_release(vimo_storage *s)
 {
     if (s && --s->refs == 0) {
-        free(s->data);
+        vt_device_free(s->device, s->data);
         free(s);
     }
 }
@@ -147,7 +175,7 @@ void vimo_tensor_free(vimo_tensor *t)
 {
     if (!t || (t->flags & VT_CTX_OWNED)) return;
     vimo_storage_release(t->storage);
-    free(t->grad);
+    vt_device_free(t->device, t->grad);
     free(t->name);
     free(t);
 }
@@ -167,8 +195,24 @@ int64_t vimo_tensor_stride(const vimo_tensor *t, int i)
 }
 int64_t vimo_tensor_numel(const vimo_tensor *t) { return t ? vt_numel(t) : 0; }
 int vimo_tensor_is_contiguous(const vimo_tensor *t) { return t ? vt_is_contig(t) : 0; }
-float *vimo_tensor_data(const vimo_tensor *t) { return t ? t->data : NULL; }
-float *vimo_tensor_grad(const vimo_tensor *t) { return t ? t->grad : NULL; }
+float *vimo_tensor_data(const vimo_tensor *t)
+{
+    if (t && t->device) {
+        vimo_error(VIMO_ERR_STATE, "tensor_data: %s lives on %s: no host pointer (copy it with vimo_tensor_copy_to)",
+                   vt_shape(t), vimo_device_name(t->device));
+        return NULL;
+    }
+    return t ? t->data : NULL;
+}
+float *vimo_tensor_grad(const vimo_tensor *t)
+{
+    if (t && t->device) {
+        vimo_error(VIMO_ERR_STATE, "tensor_grad: %s lives on %s: no host pointer (use vimo_tensor_grad_to_host)",
+                   vt_shape(t), vimo_device_name(t->device));
+        return NULL;
+    }
+    return t ? t->grad : NULL;
+}
 const char *vimo_tensor_name(const vimo_tensor *t) { return t && t->name ? t->name : ""; }
 
 vimo_status vimo_tensor_set_name(vimo_tensor *t, const char *name)
@@ -187,6 +231,7 @@ vimo_status vimo_tensor_copy_from(vimo_tensor *t, const float *src, int64_t n)
     if (!t || (!src && n)) return vimo_error(VIMO_ERR_INVALID, "tensor_copy_from: NULL argument");
     if (n != vt_numel(t))
         return vimo_error(VIMO_ERR_SHAPE, "tensor_copy_from: %lld floats into %s", (long long)n, vt_shape(t));
+    if (t->device) return vt_device_copy(t, (float *)src, 1);
     if (vt_is_contig(t)) {
         memcpy(t->data, src, (size_t)n * sizeof(float));
     } else {
@@ -201,6 +246,7 @@ vimo_status vimo_tensor_copy_to(const vimo_tensor *t, float *dst, int64_t n)
     if (!t || (!dst && n)) return vimo_error(VIMO_ERR_INVALID, "tensor_copy_to: NULL argument");
     if (n != vt_numel(t))
         return vimo_error(VIMO_ERR_SHAPE, "tensor_copy_to: %s into %lld floats", vt_shape(t), (long long)n);
+    if (t->device) return vt_device_copy(t, dst, 0);
     if (vt_is_contig(t)) {
         memcpy(dst, t->data, (size_t)n * sizeof(float));
     } else {
@@ -213,6 +259,10 @@ vimo_status vimo_tensor_copy_to(const vimo_tensor *t, float *dst, int64_t n)
 void vimo_tensor_fill(vimo_tensor *t, float v)
 {
     if (!t) return;
+    if (t->device) {
+        vt_device_fill(t, v);
+        return;
+    }
     float *d = t->data;
     VT_FOR_STRIDED(t->ndim, t->shape, t->stride, 0, i, off, ((void)i, d[off] = v));
 }
@@ -226,13 +276,13 @@ vimo_status vimo_tensor_set_requires_grad(vimo_tensor *t, int on)
          * otherwise carry a full-size buffer of zeros). */
         t->flags &= ~VT_REQUIRES_GRAD;
         if (!(t->flags & VT_CTX_OWNED)) {
-            free(t->grad);
+            vt_device_free(t->device, t->grad);
             t->grad = NULL;
         }
         return VIMO_OK;
     }
     if (!t->grad && !(t->flags & VT_CTX_OWNED)) {
-        t->grad = aligned_zalloc((size_t)vt_numel(t) * sizeof(float));
+        t->grad = device_zalloc(t->device, (size_t)vt_numel(t) * sizeof(float));
         if (!t->grad) return vimo_error(VIMO_ERR_NOMEM, "set_requires_grad: cannot allocate grad %s", vt_shape(t));
     }
     t->flags |= VT_REQUIRES_GRAD;
@@ -243,12 +293,20 @@ int vimo_tensor_requires_grad(const vimo_tensor *t) { return vt_requires_grad(t)
 
 void vimo_tensor_zero_grad(vimo_tensor *t)
 {
-    if (t && t->grad) memset(t->grad, 0, (size_t)vt_numel(t) * sizeof(float));
+    if (!t || !t->grad) return;
+    size_t bytes = (size_t)vt_numel(t) * sizeof(float);
+    if (t->device)
+        vt_backend(t->device)->memset0(t->grad, bytes);
+    else
+        memset(t->grad, 0, bytes);
 }
 
-/* Exposed for ctx.c: heap grad buffer for a caller-owned leaf. */
+/* Exposed for ctx.c: heap (or device) grad buffer for a caller-owned leaf. */
 float *vt_heap_grad(vimo_tensor *t)
 {
-    if (!t->grad) t->grad = aligned_zalloc((size_t)vt_numel(t) * sizeof(float));
+    if (!t->grad) t->grad = device_zalloc(t->device, (size_t)vt_numel(t) * sizeof(float));
     return t->grad;
 }
+
+/* Exposed for backend.c: zeroed memory on a device. */
+void *vt_device_zalloc(int device, size_t bytes) { return device_zalloc(device, bytes); }

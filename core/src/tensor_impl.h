@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "vimo/backend.h"
 #include "vimo/ops.h"
 #include "vimo/tensor.h"
 
@@ -21,6 +22,7 @@ enum {
 typedef struct vimo_storage {
     float *data;
     int64_t refs;
+    int device; /* 0 = host heap, else backend memory */
 } vimo_storage;
 
 struct vimo_node;
@@ -28,6 +30,7 @@ struct vimo_node;
 struct vimo_tensor {
     int ndim;
     unsigned flags;
+    int device;                    /* 0 = CPU; data and grad live there */
     int64_t shape[VIMO_MAX_DIMS];
     int64_t stride[VIMO_MAX_DIMS]; /* elements */
     float *data;                   /* element 0 */
@@ -56,12 +59,32 @@ struct vimo_node {
     vimo_node *prev;
 };
 
+/* ---- devices (backend.c) ------------------------------------------------- */
+
+/* The backend and kernel table of a registered device (index checked by
+ * the callers: a tensor's device is always registered). */
+const vimo_backend *vt_backend(int device);
+const vimo_backend_kernels *vt_kern(int device); /* the table ops dispatch through (backend.c) */
+/* All non-NULL tensors of t[0..n) on one device: *device gets it (0 when
+ * every one is NULL). Else VIMO_ERR_INVALID "op: x on cuda, W on cpu",
+ * with the names of the two first tensors that differ. */
+vimo_status vt_same_device(const char *op, int *device, int n, vimo_tensor *const *t, const char *const *names);
+/* Copies bytes of host memory into ctx's arena on device (host arena for
+ * device 0) and returns the device pointer; NULL + error on failure. */
+void *vt_upload(vimo_ctx *ctx, int device, const void *host, size_t bytes);
+/* Frees memory of a device (free() for device 0). */
+void vt_device_free(int device, void *p);
+
 /* ---- helpers for op implementations (ctx.c) ------------------------------ */
 
 /* Arena allocation, VIMO_ALIGN-aligned, uninitialised. NULL + error on OOM. */
 void *vt_alloc(vimo_ctx *ctx, size_t bytes);
+/* Arena allocation on a device (vt_alloc for device 0). */
+void *vt_alloc_dev(vimo_ctx *ctx, int device, size_t bytes);
 /* Uninitialised contiguous context tensor (the op writes every element). */
 vimo_status vt_new_out(vimo_ctx *ctx, vimo_tensor **out, int ndim, const int64_t *shape);
+/* The same on a device. */
+vimo_status vt_new_out_on(vimo_ctx *ctx, vimo_tensor **out, int device, int ndim, const int64_t *shape);
 /* A context-owned header sharing x's data (for views); strides set by caller. */
 vimo_status vt_new_view(vimo_ctx *ctx, vimo_tensor **out, vimo_tensor *x);
 /* True when grad mode is on and any of the n inputs requires a gradient. */
@@ -70,8 +93,9 @@ int vt_needs_grad(const vimo_ctx *ctx, vimo_tensor *const *in, int n);
  * Call only when vt_needs_grad() is true. *node may be NULL. */
 vimo_status vt_record(vimo_ctx *ctx, vimo_tensor *out, const char *op, vimo_backward_fn fn,
                       vimo_tensor *const *in, int n, vimo_node **node);
-/* Gradient buffer of t, allocated zeroed on first use (arena for context
- * tensors, heap for leaves). NULL + error on OOM. */
+/* Gradient buffer of t on t's device, allocated zeroed on first use (arena
+ * for context tensors, heap or backend memory for leaves). NULL + error on
+ * OOM. */
 float *vt_grad(vimo_ctx *ctx, vimo_tensor *t);
 /* True when t participates in autograd (leaf with grad or tape output). */
 static inline int vt_requires_grad(const vimo_tensor *t) { return t && (t->flags & VT_REQUIRES_GRAD); }

@@ -12,6 +12,10 @@
  * QuantizeEMAReset) and the mirrored decoder (Resnet1D, nearest x2 upsample,
  * conv) give pretrain_loss = mse(decoder(quantise(z)), x) + beta * commit, so
  * the encoder can be pretrained on motion alone, as T2M-GPT does.
+ * Devices (docs/cuda.md): the encoder, decoder and losses are core ops and
+ * run on the parameters' device; the vector quantiser's nearest-code search
+ * and EMA codebook (plugin state, not parameters) stay on the host, so with
+ * use_vq a device forward copies z to the host and the codes back.
  * Not done here: T2M-GPT's velocity loss term, norm layers (it uses none).
  */
 #include <math.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vimo/backend.h"
 #include "vimo/encoder.h"
 #include "vimo/ops.h"
 #include "vimo/params.h"
@@ -300,10 +305,21 @@ static vimo_status quantise(tcn *m, vimo_ctx *ctx, vimo_tensor *z, vimo_tensor *
     VIMO_TRY(vimo_transpose(ctx, &zt, z, 1, 2));
     VIMO_TRY(vimo_reshape(ctx, &zflat, zt, 2, (int64_t[]){n, d}));
     /* Constants (no tape): the codes and a detached copy of z. */
+    /* The codebook search and its EMA update are host code: on a device, z
+     * is copied to the host and the codes back (two copies of (N, D)). */
     VIMO_TRY(vimo_ctx_tensor(ctx, &q, 2, (int64_t[]){n, d}));
     VIMO_TRY(vimo_ctx_tensor(ctx, &zdet, 2, (int64_t[]){n, d}));
     VIMO_TRY(vimo_tensor_copy_to(zflat, vimo_tensor_data(zdet), n * d));
     vq_assign(m, vimo_tensor_data(zdet), n, vimo_tensor_data(q));
+    int dev = vimo_tensor_device(z);
+    if (dev != VIMO_DEVICE_CPU) {
+        vimo_tensor *qd, *zd;
+        VIMO_TRY(vimo_ctx_tensor_on(ctx, &qd, dev, 2, (int64_t[]){n, d}));
+        VIMO_TRY(vimo_ctx_tensor_on(ctx, &zd, dev, 2, (int64_t[]){n, d}));
+        VIMO_TRY(vimo_tensor_copy_from(qd, vimo_tensor_data(q), n * d));
+        VIMO_TRY(vimo_tensor_copy_from(zd, vimo_tensor_data(zdet), n * d));
+        q = qd, zdet = zd;
+    }
     VIMO_TRY(vimo_mse(ctx, commit, zflat, q));
     VIMO_TRY(vimo_sub(ctx, &delta, q, zdet));
     VIMO_TRY(vimo_add(ctx, &zflat, zflat, delta));

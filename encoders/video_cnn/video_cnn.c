@@ -6,6 +6,7 @@
  *      `channels`) -> mean over H and W -> linear -> (B * F, D)
  *   -> (B, F, D) + learned temporal position embedding -> tokens (B, F, D)
  * One token per frame, as MotionLLM's video branch before its projector.
+ * Core ops only: runs on whatever device its parameters were moved to.
  * Not done here: batch norm, pretrained weights.
  */
 #include <stdio.h>

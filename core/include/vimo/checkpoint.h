@@ -81,8 +81,9 @@ VIMO_API vimo_status vimo_ckpt_add_meta(vimo_ckpt_writer *w, const char *key, co
 /* Every resolved option of a plugin as config "<prefix>.<name>" = text. */
 VIMO_API vimo_status vimo_ckpt_add_options(vimo_ckpt_writer *w, const char *prefix, const vimo_options *o);
 
-/* A parameter stored as `name`. The tensor (any strides) is referenced, not
- * copied: it must stay alive until commit, which reads its data.
+/* A parameter stored as `name`. The tensor (any strides, any device) is
+ * referenced, not copied: it must stay alive until commit, which reads its
+ * data (a device tensor through a host copy).
  * Errors: VIMO_ERR_INVALID (NULL, empty or duplicate name). */
 VIMO_API vimo_status vimo_ckpt_add_tensor(vimo_ckpt_writer *w, const char *name, const vimo_tensor *t);
 /* Every parameter of an instance's "vimo.module/1" as "<prefix>.<name>"
@@ -96,6 +97,7 @@ VIMO_API vimo_status vimo_ckpt_add_module(vimo_ckpt_writer *w, const char *prefi
 VIMO_API vimo_status vimo_ckpt_add_safetensors(vimo_ckpt_writer *w, const char *path, const char *prefix);
 
 /* The optimiser's step count and moments, read at commit (see "Names").
+ * Moments on a device are copied to the host at commit.
  * Errors at commit: VIMO_ERR_INVALID for a parameter with no name. */
 VIMO_API vimo_status vimo_ckpt_add_adamw(vimo_ckpt_writer *w, vimo_adamw *opt);
 /* The generator state, copied now. */
@@ -141,7 +143,7 @@ VIMO_API int vimo_ckpt_tensor_shape(const vimo_ckpt *c, int i, int64_t shape[VIM
  * Errors: VIMO_ERR_NOT_FOUND, VIMO_ERR_SHAPE (n != numel). */
 VIMO_API vimo_status vimo_ckpt_read_f32(const vimo_ckpt *c, const char *name, float *dst, int64_t n);
 /* Copies parameter `name` into an existing tensor of the same shape (any
- * strides) and remembers dst under that name for restore_adamw.
+ * strides, any device: a device tensor through a host copy) and remembers dst under that name for restore_adamw.
  * Errors: VIMO_ERR_NOT_FOUND, VIMO_ERR_SHAPE naming both shapes. */
 VIMO_API vimo_status vimo_ckpt_get_tensor(vimo_ckpt *c, const char *name, vimo_tensor *dst);
 /* A new caller-owned tensor holding parameter `name` (named so). */
@@ -160,7 +162,7 @@ VIMO_API vimo_status vimo_ckpt_get_rng(const vimo_ckpt *c, vimo_rng *rng);
  * is changed unless every parameter matches. Errors: VIMO_ERR_NOT_FOUND (no
  * AdamW state, or a parameter missing), VIMO_ERR_SHAPE (moment length),
  * VIMO_ERR_INVALID (a parameter in another group than when saved, or without
- * a name). */
+ * a name). Moments on a device are copied there. */
 VIMO_API int vimo_ckpt_has_adamw(const vimo_ckpt *c);
 VIMO_API vimo_status vimo_ckpt_restore_adamw(vimo_ckpt *c, vimo_adamw *opt);
 

@@ -15,6 +15,16 @@
  * Broadcasting (add, sub, mul): b has a's shape, or b's shape equals the
  * trailing dims of a (row broadcasting, e.g. a (B, T, D) + b (D)), or b has
  * one element.
+ *
+ * Devices (vimo/backend.h): an op runs on the device its tensor inputs live
+ * on, and its result and gradients live there too. All tensor inputs of one
+ * op must be on the same device; otherwise the op fails with
+ * VIMO_ERR_INVALID naming the op and the first two inputs that differ,
+ * e.g. "matmul: x on cpu, W on cuda (move them to one device with
+ * vimo_to_device)", and *out is NULL. Integer and byte arguments (ids,
+ * targets, masks) are host arrays on every device. An op whose kernel the
+ * device's backend lacks (built for an older backend ABI minor) fails with
+ * VIMO_ERR_UNSUPPORTED.
  */
 #ifndef VIMO_OPS_H
 #define VIMO_OPS_H

@@ -45,10 +45,20 @@ VIMO_API void vimo_adamw_zero_grad(vimo_adamw *opt);
 VIMO_API int64_t vimo_adamw_steps(const vimo_adamw *opt);
 
 /* Optimiser state for checkpoints: the moment buffers of parameter i of group
- * g (numel floats each) and the step count. Errors: VIMO_ERR_INVALID. */
+ * g (numel floats each) and the step count. Moments live on their
+ * parameter's device (vimo/backend.h); the step runs there too.
+ * Errors: VIMO_ERR_INVALID, VIMO_ERR_UNSUPPORTED when m or v is asked for
+ * a parameter on a device other than the CPU (no host pointer). */
 VIMO_API int vimo_adamw_num_groups(const vimo_adamw *opt);
 VIMO_API int vimo_adamw_group_size(const vimo_adamw *opt, int g);
 VIMO_API vimo_status vimo_adamw_moments(vimo_adamw *opt, int g, int i, vimo_tensor **param, float **m, float **v);
+/* Copies parameter i of group g's moments (numel floats each) to host
+ * memory m and v, or from it into the optimiser, wherever they live (the
+ * device the parameter was on when it was added): what checkpoints use.
+ * m or v may be NULL (not copied). Errors: VIMO_ERR_INVALID, the backend's
+ * copy errors. */
+VIMO_API vimo_status vimo_adamw_moments_to_host(const vimo_adamw *opt, int g, int i, float *m, float *v);
+VIMO_API vimo_status vimo_adamw_moments_from_host(vimo_adamw *opt, int g, int i, const float *m, const float *v);
 VIMO_API void vimo_adamw_set_steps(vimo_adamw *opt, int64_t steps);
 
 /* Scales every gradient of the n tensors so that their global L2 norm is at

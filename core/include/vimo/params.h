@@ -49,7 +49,9 @@ typedef struct vimo_linear {
  * as nn.Linear from rng. */
 VIMO_API vimo_status vimo_linear_init(vimo_params *p, vimo_rng *rng, vimo_linear *l, int64_t in, int64_t out,
                                       int bias, const char *prefix);
-/* Fills t ~ U(-bound, bound), bound = 1/sqrt(fan_in) (PyTorch default). */
+/* Fills t ~ U(-bound, bound), bound = 1/sqrt(fan_in) (PyTorch default). A
+ * tensor on a device gets the same draws through a host copy; NULL
+ * arguments or a failed copy leave t unchanged with vimo_last_error set. */
 VIMO_API void vimo_init_fan_in(vimo_tensor *t, vimo_rng *rng, int64_t fan_in);
 
 /* Shared "vimo.module/1" for plugins whose instance struct starts with a

@@ -65,9 +65,12 @@ VIMO_API int64_t vimo_tensor_dim(const vimo_tensor *t, int i);
 VIMO_API int64_t vimo_tensor_stride(const vimo_tensor *t, int i);
 VIMO_API int64_t vimo_tensor_numel(const vimo_tensor *t);
 VIMO_API int vimo_tensor_is_contiguous(const vimo_tensor *t);
-/* Pointer to element 0 (follow the strides for views). Host memory. */
+/* Pointer to element 0 (follow the strides for views). Host memory: for a
+ * tensor on another device (vimo/backend.h) it returns NULL and sets
+ * VIMO_ERR_STATE's message, never a device pointer. */
 VIMO_API float *vimo_tensor_data(const vimo_tensor *t);
-/* Gradient buffer, contiguous with t's shape, or NULL if none yet. */
+/* Gradient buffer, contiguous with t's shape, or NULL if none yet (and
+ * NULL, with a message, for a tensor on another device). */
 VIMO_API float *vimo_tensor_grad(const vimo_tensor *t);
 /* Writes "(4, 7)" into buf (always NUL-terminated); returns buf. */
 VIMO_API char *vimo_tensor_shape_str(const vimo_tensor *t, char *buf, size_t n);
@@ -77,10 +80,12 @@ VIMO_API vimo_status vimo_tensor_set_name(vimo_tensor *t, const char *name);
 
 /* ---- data movement ------------------------------------------------------- */
 
-/* Copies n = numel floats from src (contiguous, row-major) into t, which may
- * be a strided view. Errors: VIMO_ERR_SHAPE if n != numel. */
+/* Copies n = numel floats from src (contiguous, row-major, host memory) into
+ * t, which may be a strided view on any device. Errors: VIMO_ERR_SHAPE if
+ * n != numel; a backend's copy errors. */
 VIMO_API vimo_status vimo_tensor_copy_from(vimo_tensor *t, const float *src, int64_t n);
-/* Copies t (any strides) into dst as contiguous row-major floats. */
+/* Copies t (any strides, any device) into host dst as contiguous row-major
+ * floats (synchronises with the device). */
 VIMO_API vimo_status vimo_tensor_copy_to(const vimo_tensor *t, float *dst, int64_t n);
 VIMO_API void vimo_tensor_fill(vimo_tensor *t, float v);
 

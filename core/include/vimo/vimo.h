@@ -19,6 +19,7 @@
 #include "vimo/plugin.h"
 #include "vimo/params.h"
 #include "vimo/layers.h"
+#include "vimo/backend.h"
 
 #ifdef __cplusplus
 extern "C" {

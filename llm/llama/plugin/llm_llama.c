@@ -16,6 +16,12 @@
  * frozen. Generation runs llama2.c's exact engine (decode.c) on the current
  * weights with the adapters folded into scratch copies, rebuilt whenever
  * the weights may have changed.
+ * Devices (docs/cuda.md): forward, embed and the LoRA adapters are built
+ * from core ops, so they run on whatever device the parameters were moved
+ * to (adapters are created on their base weight's device). The KV-cache
+ * generation engine (decode.c) is CPU code: for parameters on a device,
+ * generate and lora_merge work on host copies of the weights (copied each
+ * time the decoder is rebuilt), which is correct but not fast.
  * Not done here: rope scaling, sliding-window attention, quantised weights.
  */
 #include <math.h>
@@ -23,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vimo/backend.h"
 #include "vimo/llm.h"
 #include "vimo/ops.h"
 #include "vimo/params.h"
@@ -39,6 +46,12 @@ typedef struct {
     vimo_tensor *lora_a, *lora_b; /* (r, in), (out, r) or NULL */
     float *merged;               /* (out, in) W + scale B A, for generation */
 } proj;
+
+/* Host copies of device-resident weights for the CPU generation engine. */
+typedef struct {
+    float **p;
+    int n, cap;
+} host_copies;
 
 typedef struct {
     vimo_tensor *attn_norm, *ffn_norm; /* (C) */
@@ -60,6 +73,7 @@ typedef struct {
     vimo_llama_model view;
     vimo_llama_layer *view_layers;
     vimo_llama_decoder *dec;
+    host_copies mirrors; /* weights of the view that live on a device */
     int dirty;
     uint64_t trained_fp; /* fingerprint of the trainable weights the decoder was built from */
 } llama;
@@ -145,6 +159,8 @@ static void destroy(void *inst)
     llama *m = inst;
     if (!m) return;
     vimo_llama_decoder_free(m->dec);
+    for (int i = 0; i < m->mirrors.n; i++) free(m->mirrors.p[i]);
+    free(m->mirrors.p);
     for (int l = 0; m->layers && l < m->cfg.n_layers; l++)
         for (int p = 0; p < P_COUNT; p++) free(m->layers[l].p[p].merged);
     free(m->layers);
@@ -336,6 +352,11 @@ static vimo_status lora_add(void *inst, int rank, float alpha, float dropout, co
             vimo_init_fan_in(pr->lora_a, &rng, in);
             snprintf(name, sizeof name, "model.layers.%d.%s.lora_B", l, k_proj_names[p]);
             if ((st = vimo_params_add(m->base.params, &pr->lora_b, 2, (int64_t[]){out, rank}, "%s", name))) return st;
+            /* Initialised on the host, then onto the base weight's device. */
+            int dev = vimo_tensor_device(pr->w);
+            if (dev != VIMO_DEVICE_CPU &&
+                ((st = vimo_tensor_move(pr->lora_a, dev)) || (st = vimo_tensor_move(pr->lora_b, dev))))
+                return st;
         }
     m->lora_rank = rank;
     m->lora_scale = alpha / (float)rank;
@@ -344,17 +365,47 @@ static vimo_status lora_add(void *inst, int rank, float alpha, float dropout, co
     return VIMO_OK;
 }
 
-/* W' = W + scale * B A into dst (out x in). */
-static void fold(const proj *p, float scale, float *dst)
+/* Host floats of parameter t: its own memory on the CPU, else a fresh
+ * malloc'd copy of its device memory (*copy set, the caller frees it). */
+static vimo_status host_floats(const vimo_tensor *t, const float **out, float **copy)
+{
+    *copy = NULL;
+    if (vimo_tensor_device(t) == VIMO_DEVICE_CPU) {
+        *out = vimo_tensor_data(t);
+        return VIMO_OK;
+    }
+    int64_t n = vimo_tensor_numel(t);
+    float *h = malloc((size_t)n * sizeof *h);
+    if (!h) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory copying %lld weights to the host", (long long)n);
+    vimo_status st = vimo_tensor_copy_to(t, h, n);
+    if (st) {
+        free(h);
+        return st;
+    }
+    *out = *copy = h;
+    return VIMO_OK;
+}
+
+/* W' = W + scale * B A into dst (out x in), from host memory or host
+ * copies of device parameters. */
+static vimo_status fold(const proj *p, float scale, float *dst)
 {
     int64_t out = vimo_tensor_dim(p->w, 0), in = vimo_tensor_dim(p->w, 1), r = vimo_tensor_dim(p->lora_a, 0);
-    const float *w = vimo_tensor_data(p->w), *a = vimo_tensor_data(p->lora_a), *b = vimo_tensor_data(p->lora_b);
+    const float *w = NULL, *a = NULL, *b = NULL;
+    float *cw = NULL, *ca = NULL, *cb = NULL;
+    vimo_status st = VIMO_OK;
+    VIMO_TRY(host_floats(p->w, &w, &cw));
+    VIMO_TRY(host_floats(p->lora_a, &a, &ca));
+    VIMO_TRY(host_floats(p->lora_b, &b, &cb));
     for (int64_t i = 0; i < out; i++)
         for (int64_t j = 0; j < in; j++) {
             float s = 0.0f;
             for (int64_t k = 0; k < r; k++) s += b[i * r + k] * a[k * in + j];
             dst[i * in + j] = w[i * in + j] + scale * s;
         }
+fail:
+    free(cw), free(ca), free(cb);
+    return st;
 }
 
 static vimo_status lora_merge(void *inst)
@@ -365,13 +416,13 @@ static vimo_status lora_merge(void *inst)
         for (int p = 0; p < P_COUNT; p++) {
             proj *pr = &m->layers[l].p[p];
             if (!pr->lora_a) continue;
-            float *w = vimo_tensor_data(pr->w);
             int64_t n = vimo_tensor_numel(pr->w);
             float *tmp = malloc((size_t)n * sizeof *tmp);
             if (!tmp) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory merging LoRA");
-            fold(pr, m->lora_scale, tmp);
-            memcpy(w, tmp, (size_t)n * sizeof *tmp);
+            vimo_status st = fold(pr, m->lora_scale, tmp);
+            if (!st) st = vimo_tensor_copy_from(pr->w, tmp, n); /* host or device */
             free(tmp);
+            if (st) return st;
             /* Keep the adapter tensors (checkpoints name them) but zero B so
              * the merged model computes the same function. */
             vimo_tensor_fill(pr->lora_b, 0.0f);
@@ -388,65 +439,100 @@ static vimo_status lora_merge(void *inst)
  * optimiser step writes the weights without calling into the plugin,
  * possibly after the last forward (forward, backward, generate a sample,
  * step): generate compares fingerprints to notice. Frozen weights change
- * only through the module interface, which sets `dirty`. */
-static uint64_t trained_fingerprint(const llama *m)
+ * only through the module interface, which sets `dirty`. Device parameters
+ * are hashed from host copies. */
+static vimo_status trained_fingerprint(const llama *m, uint64_t *fp)
 {
     uint64_t h = 1469598103934665603ull;
     for (int i = 0; i < vimo_params_count(m->base.params); i++) {
         vimo_tensor *t = vimo_params_at(m->base.params, i, NULL);
         if (!vimo_tensor_requires_grad(t)) continue;
-        const float *d = vimo_tensor_data(t);
+        const float *d = NULL;
+        float *copy = NULL;
+        vimo_status st = host_floats(t, &d, &copy);
+        if (st) return st;
         uint64_t s = 0;
         for (int64_t j = 0, n = vimo_tensor_numel(t); j < n; j++) {
             uint32_t u;
             memcpy(&u, d + j, sizeof u);
             s += (uint64_t)u * (uint64_t)(uint32_t)(2 * j + 1);
         }
+        free(copy);
         h = (h ^ s ^ (uint64_t)i) * 1099511628211ull;
     }
-    return h;
+    *fp = h;
+    return VIMO_OK;
+}
+
+/* Host floats of a weight for the engine's view: its own memory on the CPU,
+ * else a host copy kept in m->mirrors until the next rebuild. */
+static vimo_status view_weight(llama *m, const vimo_tensor *t, const float **out)
+{
+    float *copy = NULL;
+    vimo_status st = host_floats(t, out, &copy);
+    if (st || !copy) return st;
+    if (m->mirrors.n == m->mirrors.cap) {
+        int c = m->mirrors.cap ? 2 * m->mirrors.cap : 16;
+        float **p = realloc(m->mirrors.p, (size_t)c * sizeof *p);
+        if (!p) {
+            free(copy);
+            return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+        }
+        m->mirrors.p = p, m->mirrors.cap = c;
+    }
+    m->mirrors.p[m->mirrors.n++] = copy;
+    return VIMO_OK;
 }
 
 /* Points the engine's model view at the current weights (adapters folded
- * into scratch copies) and rebuilds the decoder, which repacks them. */
+ * into scratch copies, device weights copied to the host) and rebuilds the
+ * decoder, which repacks them. */
 static vimo_status refresh_decoder(llama *m)
 {
     const vimo_llama_config *c = &m->cfg;
+    vimo_status st = VIMO_OK;
     if (!m->view_layers) {
         m->view_layers = calloc((size_t)c->n_layers, sizeof *m->view_layers);
         if (!m->view_layers) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
     }
+    vimo_llama_decoder_free(m->dec); /* it may point into the old mirrors */
+    m->dec = NULL;
+    for (int i = 0; i < m->mirrors.n; i++) free(m->mirrors.p[i]);
+    m->mirrors.n = 0;
     for (int l = 0; l < c->n_layers; l++) {
         layer *ly = &m->layers[l];
         const float *w[P_COUNT];
         for (int p = 0; p < P_COUNT; p++) {
             proj *pr = &ly->p[p];
-            w[p] = vimo_tensor_data(pr->w);
             if (pr->lora_a) {
                 if (!pr->merged && !(pr->merged = malloc((size_t)vimo_tensor_numel(pr->w) * sizeof(float))))
                     return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
-                fold(pr, m->lora_scale, pr->merged);
+                VIMO_TRY(fold(pr, m->lora_scale, pr->merged));
                 w[p] = pr->merged;
+            } else {
+                VIMO_TRY(view_weight(m, pr->w, &w[p]));
             }
         }
         vimo_llama_layer *vl = &m->view_layers[l];
-        vl->attn_norm = vimo_tensor_data(ly->attn_norm);
-        vl->ffn_norm = vimo_tensor_data(ly->ffn_norm);
+        VIMO_TRY(view_weight(m, ly->attn_norm, &vl->attn_norm));
+        VIMO_TRY(view_weight(m, ly->ffn_norm, &vl->ffn_norm));
         vl->wq = w[P_Q], vl->wk = w[P_K], vl->wv = w[P_V], vl->wo = w[P_O];
         vl->w_gate = w[P_GATE], vl->w_up = w[P_UP], vl->w_down = w[P_DOWN];
-        vl->bq = ly->p[P_Q].b ? vimo_tensor_data(ly->p[P_Q].b) : NULL;
-        vl->bk = ly->p[P_K].b ? vimo_tensor_data(ly->p[P_K].b) : NULL;
-        vl->bv = ly->p[P_V].b ? vimo_tensor_data(ly->p[P_V].b) : NULL;
+        vl->bq = vl->bk = vl->bv = NULL;
+        if (ly->p[P_Q].b) VIMO_TRY(view_weight(m, ly->p[P_Q].b, &vl->bq));
+        if (ly->p[P_K].b) VIMO_TRY(view_weight(m, ly->p[P_K].b, &vl->bk));
+        if (ly->p[P_V].b) VIMO_TRY(view_weight(m, ly->p[P_V].b, &vl->bv));
     }
     m->view.cfg = *c;
-    m->view.embed = vimo_tensor_data(m->embed);
+    VIMO_TRY(view_weight(m, m->embed, &m->view.embed));
     m->view.layers = m->view_layers;
-    m->view.final_norm = vimo_tensor_data(m->final_norm);
-    m->view.lm_head = m->lm_head ? vimo_tensor_data(m->lm_head) : m->view.embed;
-    vimo_llama_decoder_free(m->dec);
-    m->dec = NULL;
-    vimo_status st = vimo_llama_decoder_new(&m->view, c->seq_len, m->threads, &m->dec);
-    if (!st) m->dirty = 0, m->trained_fp = trained_fingerprint(m);
+    VIMO_TRY(view_weight(m, m->final_norm, &m->view.final_norm));
+    m->view.lm_head = m->view.embed;
+    if (m->lm_head) VIMO_TRY(view_weight(m, m->lm_head, &m->view.lm_head));
+    VIMO_TRY(vimo_llama_decoder_new(&m->view, c->seq_len, m->threads, &m->dec));
+    VIMO_TRY(trained_fingerprint(m, &m->trained_fp));
+    m->dirty = 0;
+fail:
     return st;
 }
 
@@ -479,7 +565,13 @@ static vimo_status generate(void *inst, const float *prefix, int64_t n_prefix, c
         return vimo_error(VIMO_ERR_INVALID, "llm.llama: %lld prefix + %lld prompt positions exceed seq_len %d",
                           (long long)n_prefix, (long long)n_prompt, m->cfg.seq_len);
     vimo_status st = VIMO_OK;
-    if (m->dirty || !m->dec || trained_fingerprint(m) != m->trained_fp) VIMO_TRY(refresh_decoder(m));
+    int stale = m->dirty || !m->dec;
+    if (!stale) {
+        uint64_t fp;
+        VIMO_TRY(trained_fingerprint(m, &fp));
+        stale = fp != m->trained_fp;
+    }
+    if (stale) VIMO_TRY(refresh_decoder(m));
     vimo_llama_sampler s;
     VIMO_TRY(vimo_llama_sampler_init(&s, m->cfg.vocab_size, cfg->temperature, cfg->top_p, cfg->top_k, cfg->seed));
     int64_t want = cfg->max_new_tokens < max_out ? cfg->max_new_tokens : max_out;
