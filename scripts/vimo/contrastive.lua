@@ -24,8 +24,20 @@ template phrases) -> linear -> unit length; logits = cos / temp, (B, B);
 loss = (CE(rows) + CE(columns)) / 2 with the diagonal as targets.
 With two modalities the losses of both against the same caption are summed.
 The heads and the text embedding are dropped after the stage.
-Not here: hard-negative filtering (TMR filters negatives whose captions are
-near-identical; here a batch may hold two clips of the same label).
+False negatives: two takes of one label (same content and style) have
+captions from the same phrase tables, so treating each other as negatives
+pushes apart exactly the clips that should look alike. As TMR (sec. 3.3)
+filters negatives whose captions are near-identical, Head:loss given
+`groups` (a label key per clip) removes same-group pairs from the softmax
+(logit - 1e4 off the diagonal), both ways.
+
+Attribute views: a caption names action and style together, and matching
+it within a batch is mostly telling takes apart (the sibling take of the
+same label is the nearest clip), which leaves style entangled with content.
+With `extra` views, each clip is also contrasted with one of its QA answers
+("What is the style of this motion? elderly"), the clips sharing that answer
+filtered from the negatives: the pooled embedding must then separate the
+answers of each category, style included, across contents.
 ]]
 
 local vimo = require "vimo"
@@ -36,7 +48,8 @@ local M = {}
 local Head = {}
 Head.__index = Head
 
---- o = {modalities =, enc_dims = {m = E}, tokenizer =, dim =, temp =, rng =}
+--- o = {modalities =, enc_dims = {m = E}, tokenizer =, dim =, temp =, rng =,
+--       device = "cpu" (or the model's device)}
 function M.new(o)
   local self = setmetatable({modalities = o.modalities, tok = o.tokenizer, dim = o.dim, temp = o.temp,
                              heads = {}, params = {}}, Head)
@@ -53,6 +66,11 @@ function M.new(o)
   -- rmsnorm with a constant unit gain gives x / rms(x) = sqrt(dim) x / |x|.
   self.unit = vimo.zeros(o.dim)
   self.unit:fill(1.0)
+  self.device = o.device or "cpu"
+  if self.device ~= "cpu" then
+    for _, p in ipairs(self.params) do p.tensor:move(self.device) end
+    self.unit:move(self.device)
+  end
   return self
 end
 
@@ -79,16 +97,40 @@ function Head:encode_text(ctx, captions)
     padded[i], w[i] = p, {wr}
   end
   local e = vimo.embedding(ctx, self.embed, padded)                 -- (B, L, dim)
-  local mean = vimo.bmm(ctx, vimo.tensor(w), vimo.transpose(ctx, e, 1, 2)) -- (B, 1, dim)
+  local wt = vimo.tensor(w)
+  if self.device ~= "cpu" then wt = vimo.to_device(ctx, wt, self.device) end
+  local mean = vimo.bmm(ctx, wt, vimo.transpose(ctx, e, 1, 2)) -- (B, 1, dim)
   local B = #captions
   return self:normed(ctx, self.text.forward(ctx, vimo.reshape(ctx, mean, {B, self.dim})))
 end
 
+-- (B, B) additive mask: -1e4 where i ~= j share a group, else 0; nil if
+-- no pair does.
+local function false_negative_mask(groups)
+  if not groups then return nil end
+  local rows, any = {}, false
+  for i, gi in ipairs(groups) do
+    local r = {}
+    for j, gj in ipairs(groups) do
+      local same = i ~= j and gi == gj
+      r[j] = same and -1e4 or 0.0
+      any = any or same
+    end
+    rows[i] = r
+  end
+  return any and vimo.tensor(rows) or nil
+end
+M.false_negative_mask = false_negative_mask
+
 -- Symmetric InfoNCE of a (B, dim) against b (B, dim), both of length sqrt(dim);
 -- returns the loss and the number of rows whose best match is their own.
-function Head:info_nce(ctx, a, b)
+-- groups (optional): a label key per row; same-group pairs are not negatives.
+function Head:info_nce(ctx, a, b, groups)
   local B = a:shape()[1]
   local logits = vimo.scale(ctx, vimo.matmul(ctx, a, b), 1.0 / (self.dim * self.temp)) -- cos / temp
+  local mask = false_negative_mask(groups)
+  if mask and self.device ~= "cpu" then mask = vimo.to_device(ctx, mask, self.device) end
+  if mask then logits = vimo.add(ctx, logits, mask) end
   local diag = {}
   for i = 1, B do diag[i] = i - 1 end
   local l_rows = vimo.cross_entropy(ctx, logits, diag)
@@ -103,15 +145,24 @@ function Head:info_nce(ctx, a, b)
 end
 
 --- Loss over the modalities: tokens = {m = (B, N, E)} from the encoders,
--- captions = B strings. Returns the loss, B, and the top-1 match rate.
-function Head:loss(ctx, tokens, captions)
+-- captions = B strings, groups = nil or B label keys (see info_nce).
+-- extra (optional): more text views of the same clips, each
+-- {texts = B strings, keys = B keys}, e.g. one QA answer per clip keyed by
+-- the answer, so clips with the same answer are not negatives; each adds
+-- its own InfoNCE against the same pooled clip embedding.
+-- Returns the loss, B, and the top-1 match rate of the captions.
+function Head:loss(ctx, tokens, captions, groups, extra)
   local t = self:encode_text(ctx, captions)
+  local others = {}
+  for k, v in ipairs(extra or {}) do others[k] = self:encode_text(ctx, v.texts) end
   local total, hits, n = nil, 0, 0
+  local function add(l) total = total and vimo.add(ctx, total, l) or l end
   for _, m in ipairs(self.modalities) do
     local pooled = vimo.mean(ctx, tokens[m], 1)            -- (B, E)
     local z = self:normed(ctx, self.heads[m].forward(ctx, pooled))
-    local l, h = self:info_nce(ctx, z, t)
-    total = total and vimo.add(ctx, total, l) or l
+    local l, h = self:info_nce(ctx, z, t, groups)
+    add(l)
+    for k, v in ipairs(extra or {}) do add((self:info_nce(ctx, z, others[k], v.keys))) end
     hits, n = hits + h, n + #captions
   end
   return total, #captions, hits / n

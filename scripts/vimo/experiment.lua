@@ -53,12 +53,17 @@ M.options = {
   {name = "contrast_lr", default = 2e-3, help = "stage 0 contrastive peak learning rate"},
   {name = "contrast_batch", default = 64, help = "stage 0 contrastive batch (clips; the negatives)"},
   {name = "contrast_temp", default = 0.07, help = "stage 0 InfoNCE temperature (CLIP's initial value)"},
+  {name = "contrast_filter", default = false,
+   help = "stage 0: clips of the same label (content and style) are not each other's negatives (TMR)"},
+  {name = "contrast_qa", default = "style,action",
+   help = "stage 0: QA categories whose answers are also contrasted with the clips, one category per step "
+     .. "(comma-separated, e.g. style,action; '' = captions only)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
   {name = "instruct_lr", default = 2e-3, help = "stage 2 peak learning rate"},
   {name = "enc_lr_scale", default = 1.0, help = "stage 2 encoder learning rate / instruct_lr (0 = frozen)"},
-  {name = "frozen_encoders", default = "video", help = "modalities whose encoders stay frozen after stage 0 "
+  {name = "frozen_encoders", default = "video,motion", help = "modalities whose encoders stay frozen after stage 0 "
      .. "(comma-separated; frozen video tokens are computed once and cached)"},
   {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch (align)"},
   {name = "instruct_captions", default = 1, help = "caption examples per training clip and epoch (instruct)"},
@@ -155,6 +160,22 @@ local function batch_loss(models, ctx, batch, rng, by_kind)
     ntok = ntok + n
   end
   return total, ntok
+end
+
+-- Stage 0 attribute view: one QA category per step (drawn from cats), each
+-- clip's question and answer of that category as text keyed by the answer;
+-- clips without one fall back to a caption keyed by the clip. nil if no cats.
+local function qa_views(batch, rng, cats)
+  if #cats == 0 then return nil end
+  local cat = cats[rng:below(#cats) + 1]
+  local texts, keys = {}, {}
+  for i, c in ipairs(batch) do
+    for _, q in ipairs(c.qa or {}) do
+      if q.category == cat then texts[i], keys[i] = q.question .. " " .. q.answer, cat .. "=" .. q.answer; break end
+    end
+    if not texts[i] then texts[i], keys[i] = c.captions[1], "clip=" .. c.id end
+  end
+  return {{texts = texts, keys = keys}}
 end
 
 -- A view of the model restricted to one modality (shares every instance).
@@ -288,13 +309,16 @@ function M.main(def, overrides)
                      local T = c.motion:shape()[1]
                      wins[i] = vimo.window(ctx, c.motion, T > L and rng:below(T - L + 1) or 0, L)
                    end
-                   return enc:pretrain_loss(ctx, vimo.stack(ctx, wins), #batch, rng), #batch * L
+                   return enc:pretrain_loss(ctx, state.model:on_device(ctx, vimo.stack(ctx, wins)), #batch, rng),
+                          #batch * L
                  end},
         data = as_dataset(state.train),
       }
       return {steps = res.step, final_loss = res.losses[#res.losses] and res.losses[#res.losses].loss}
     end},
     {name = "contrast", run = function(env)
+      local qa_cats = {}
+      for w in env.opt.contrast_qa:gmatch("[^,%s]+") do qa_cats[#qa_cats + 1] = w end
       -- One InfoNCE run per modality, each with its own caption encoder and
       -- epochs (a video step costs ~10 motion steps), checkpointed apart.
       local opt, model, out = env.opt, state.model, {}
@@ -306,6 +330,7 @@ function M.main(def, overrides)
         else
           local head = contrastive.new{modalities = {m}, enc_dims = {[m] = model.enc[m]:out_dim()},
                                        tokenizer = model.tok, dim = opt.enc_dim, temp = opt.contrast_temp,
+                                       device = model.device,
                                        rng = vimo.rng(opt.seed + 91 + k)}
           model.enc[m]:unfreeze()
           local params = nn.plugin_module(model.enc[m], m .. "_encoder").params
@@ -318,9 +343,13 @@ function M.main(def, overrides)
             opt = o, label = def.name .. " contrast " .. m, config = o,
             model = {params = params, train = function(on) model:train(on) end,
                      forward = function(ctx, batch, rng)
-                       local caps = {}
-                       for i, c in ipairs(batch) do caps[i] = c.captions[rng:below(#c.captions) + 1] end
-                       local l, n, acc = head:loss(ctx, view:encoder_tokens(ctx, batch, rng, true), caps)
+                       local caps, groups = {}, opt.contrast_filter and {} or nil
+                       for i, c in ipairs(batch) do
+                         caps[i] = c.captions[rng:below(#c.captions) + 1]
+                         if groups then groups[i] = c.group or c.id end
+                       end
+                       local l, n, acc = head:loss(ctx, view:encoder_tokens(ctx, batch, rng, true), caps, groups,
+                                                   qa_views(batch, rng, qa_cats))
                        match[#match + 1] = acc
                        return l, n
                      end},

@@ -49,6 +49,10 @@ M.options = {
    help = "projections that get adapters (MotionLLM: q,v on a 7B model; a 260K-parameter LLM needs all)"},
   {name = "proj_norm", default = -1.0, help = "projector out_norm: RMS of each modality token (-1: the RMS of "
      .. "the LLM's token embeddings, 0: off)"},
+  {name = "device", default = "cpu", help = "where the model trains: cpu, or a backend such as cuda "
+     .. "(docs/cuda.md; built with -DVIMO_CUDA=ON)"},
+  {name = "pooled_token", default = true, help = "append the mean of each modality's encoder tokens as one "
+     .. "more token (the global embedding stage 0 trains; a CLS-like summary the LLM reads in one place)"},
   {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},
   {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
   {name = "answer_end", default = "auto", help = "token that ends an answer: eos, bos, or auto (bos for "
@@ -89,12 +93,34 @@ function M.new(opt, modalities, seed)
     if pnorm > 0 then popts.out_norm = pnorm end
     self.proj[m] = vimo.plugin(opt.projector, popts)
   end
+  self.device = opt.device or "cpu"
+  if self.device ~= "cpu" then self:move_to(self.device) end
   self.prefix = self.tok:encode("USER:", {bos = true})
   local want_end = opt.answer_end or "auto"
   if want_end == "auto" then want_end = self.tok:kind() == "llama2c" and "bos" or "eos" end
   self.answer_end = want_end == "bos" and self.tok:bos() or self.tok:eos()
   self.lora = false
   return self
+end
+
+--- Moves every parameter of the LLM, encoders and projectors to device
+-- (in place; LoRA adapters added later follow their base weights). Call
+-- before the optimiser's groups are made. Raises an error naming the
+-- device when it can not be used (no backend plugin, no GPU).
+function Model:move_to(device)
+  local ok, why = vimo.device(device)
+  if not ok then error(("mllm: device '%s': %s"):format(device, tostring(why)), 0) end
+  local insts = {self.llm}
+  for _, m in ipairs(self.modalities) do insts[#insts + 1] = self.enc[m]; insts[#insts + 1] = self.proj[m] end
+  for _, inst in ipairs(insts) do
+    for _, p in ipairs(inst:params()) do p.tensor:move(device) end
+  end
+end
+
+-- x (a host tensor made for a batch) on the model's device.
+function Model:on_device(ctx, x)
+  if self.device == "cpu" then return x end
+  return vimo.to_device(ctx, x, self.device)
 end
 
 --- Mean RMS of the LLM's token embedding rows: the scale text tokens enter
@@ -187,7 +213,7 @@ function Model:cached_video(clip)
   if not t then
     local c = vimo.ctx()
     c:grad(false)
-    local y = self.enc.video:encode(c, clip.video, 1, nil)
+    local y = self.enc.video:encode(c, self:on_device(c, clip.video), 1, nil)
     local sh = y:shape()
     t = vimo.reshape(c, y, {sh[2], sh[3]}):clone()
     c:close()
@@ -196,31 +222,43 @@ function Model:cached_video(clip)
   return t
 end
 
---- Encoder tokens of the clips per modality: {motion = (B, N, E), ...}.
+-- (B, N, E) tokens -> (B, N + 1, E) with their mean over N appended.
+function Model:with_pooled(ctx, tok)
+  local sh = tok:shape()
+  local mean = vimo.reshape(ctx, vimo.mean(ctx, tok, 1), {sh[1], 1, sh[3]})
+  return vimo.concat(ctx, {tok, mean}, 1)
+end
+
+-- Encoder tokens (B, N, E) of one modality.
+function Model:encode_modality(ctx, m, clips, rng, train)
+  local B = #clips
+  if m == "video" and self.frozen and self.frozen.video then
+    local v = {}
+    for i, c in ipairs(clips) do v[i] = self:cached_video(c) end
+    return vimo.stack(ctx, v)
+  end
+  local x
+  if m == "motion" then
+    local L, wins = self.opt.motion_frames, {}
+    for i, c in ipairs(clips) do
+      wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L)
+    end
+    x = vimo.stack(ctx, wins)
+  else
+    local v = {}
+    for i, c in ipairs(clips) do v[i] = c.video end
+    x = vimo.cat_rows(ctx, v) -- (B F, 3, S, S): tensors stop at 4 dims
+  end
+  return self.enc[m]:encode(ctx, self:on_device(ctx, x), B, rng)
+end
+
+--- Encoder tokens of the clips per modality: {motion = (B, N, E), ...}
+-- (N + 1 with pooled_token).
 function Model:encoder_tokens(ctx, clips, rng, train)
   local out = {}
-  local B = #clips
   for _, m in ipairs(self.modalities) do
-    if m == "video" and self.frozen and self.frozen.video then
-      local v = {}
-      for i, c in ipairs(clips) do v[i] = self:cached_video(c) end
-      out[m] = vimo.stack(ctx, v)
-      goto continue
-    end
-    local x
-    if m == "motion" then
-      local L, wins = self.opt.motion_frames, {}
-      for i, c in ipairs(clips) do
-        wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L)
-      end
-      x = vimo.stack(ctx, wins)
-    else
-      local v = {}
-      for i, c in ipairs(clips) do v[i] = c.video end
-      x = vimo.cat_rows(ctx, v) -- (B F, 3, S, S): tensors stop at 4 dims
-    end
-    out[m] = self.enc[m]:encode(ctx, x, B, rng)
-    ::continue::
+    out[m] = self:encode_modality(ctx, m, clips, rng, train)
+    if self.opt.pooled_token then out[m] = self:with_pooled(ctx, out[m]) end
   end
   return out
 end
@@ -283,6 +321,7 @@ function Model:answer(ctx, clip, question, max_new)
   local pre = vimo.concat(ctx, parts, 1)
   local sh = pre:shape()
   local prefix = vimo.reshape(ctx, pre, {sh[2], sh[3]})
+  if self.device ~= "cpu" then prefix = vimo.to_device(ctx, prefix, "cpu") end -- the KV-cache engine is host code
   local ids = self.llm:generate{prompt = self.tok:encode(" " .. question .. " ASSISTANT:"), prefix = prefix,
                                 temperature = 0, max_new_tokens = max_new or self.opt.max_answer,
                                 stop_at_eos = true}

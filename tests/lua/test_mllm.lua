@@ -1,7 +1,8 @@
 --[[
 tests/lua/test_mllm.lua - the multimodal model's parameter groups and the
 cache of frozen video-encoder tokens (vimo.mllm): a frozen encoder trains in
-no group, and cached tokens are exactly what the encoder computes for the clip.
+no group, and cached tokens are exactly what the encoder computes for the clip;
+with pooled_token the last token is the mean of the others.
 ]]
 
 local vimo = require "vimo"
@@ -47,7 +48,16 @@ local direct = model.enc.video:encode(ctx, clip.video, 1, nil):totable()[1]
 local tok = model:encoder_tokens(ctx, {clip, other}, r, true)
 local cached = tok.video:totable()
 check.eq(#cached, 2, "one row per clip")
-check.eq(#cached[1], #direct, "tokens per clip")
+check.ok(opt.pooled_token, "pooled_token is the default")
+check.eq(#cached[1], #direct + 1, "tokens per clip: the encoder's and the pooled one")
+for j = 1, #direct[1] do
+  local s = 0.0
+  for i = 1, #direct do s = s + direct[i][j] end
+  local want, got = s / #direct, cached[1][#direct + 1][j]
+  if math.abs(got - want) > 1e-5 * (1 + math.abs(want)) then
+    check.ok(false, ("pooled token %d: %g, mean of the tokens %g"):format(j, got, want))
+  end
+end
 for i = 1, #direct do
   for j = 1, #direct[i] do
     if cached[1][i][j] ~= direct[i][j] then check.ok(false, ("cached token %d.%d differs"):format(i, j)) end
@@ -57,7 +67,7 @@ check.ok(model.video_cache["clip-a"] ~= nil and model.video_cache["clip-b"] ~= n
 local first = model.video_cache["clip-a"]
 model:encoder_tokens(ctx, {clip}, r, true)
 check.ok(rawequal(model.video_cache["clip-a"], first), "a second epoch reuses the cached tensor")
-check.eq(tok.motion:shape()[2], opt.motion_frames // 4, "motion tokens: the 128-frame window / 4")
+check.eq(tok.motion:shape()[2], opt.motion_frames // 4 + 1, "motion tokens: the 128-frame window / 4, + pooled")
 ctx:close()
 model:close()
 check.done("test_mllm")
