@@ -74,6 +74,11 @@ function M.new(o)
   return self
 end
 
+-- A host tensor made for a step, on the head's device.
+function Head:on_device(ctx, x)
+  return self.device == "cpu" and x or vimo.to_device(ctx, x, self.device)
+end
+
 -- (B, dim) rows scaled to length sqrt(dim).
 function Head:normed(ctx, x)
   return vimo.rmsnorm(ctx, x, self.unit, 1e-6)
@@ -97,9 +102,7 @@ function Head:encode_text(ctx, captions)
     padded[i], w[i] = p, {wr}
   end
   local e = vimo.embedding(ctx, self.embed, padded)                 -- (B, L, dim)
-  local wt = vimo.tensor(w)
-  if self.device ~= "cpu" then wt = vimo.to_device(ctx, wt, self.device) end
-  local mean = vimo.bmm(ctx, wt, vimo.transpose(ctx, e, 1, 2)) -- (B, 1, dim)
+  local mean = vimo.bmm(ctx, self:on_device(ctx, vimo.tensor(w)), vimo.transpose(ctx, e, 1, 2)) -- (B, 1, dim)
   local B = #captions
   return self:normed(ctx, self.text.forward(ctx, vimo.reshape(ctx, mean, {B, self.dim})))
 end
@@ -129,8 +132,7 @@ function Head:info_nce(ctx, a, b, groups)
   local B = a:shape()[1]
   local logits = vimo.scale(ctx, vimo.matmul(ctx, a, b), 1.0 / (self.dim * self.temp)) -- cos / temp
   local mask = false_negative_mask(groups)
-  if mask and self.device ~= "cpu" then mask = vimo.to_device(ctx, mask, self.device) end
-  if mask then logits = vimo.add(ctx, logits, mask) end
+  if mask then logits = vimo.add(ctx, logits, self:on_device(ctx, mask)) end
   local diag = {}
   for i = 1, B do diag[i] = i - 1 end
   local l_rows = vimo.cross_entropy(ctx, logits, diag)

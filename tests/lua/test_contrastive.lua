@@ -94,4 +94,14 @@ check.ok(first > 1.0, "starts near log 4 = 1.39: " .. first)
 check.ok(last < 0.1 * first, ("loss falls: %g -> %g"):format(first, last))
 check.eq(acc, 1.0, "every clip matches its caption")
 ctx:close()
+-- False-negative mask: -1e4 exactly where two different rows share a group.
+local m = contrastive.false_negative_mask({"a", "b", "a"}):totable()
+for i = 1, 3 do
+  for j = 1, 3 do
+    local expect = (i ~= j and ((i == 1 and j == 3) or (i == 3 and j == 1))) and -1e4 or 0
+    check.eq(m[i][j], expect, ("mask %d,%d"):format(i, j))
+  end
+end
+check.ok(contrastive.false_negative_mask({"a", "b"}) == nil, "no shared group: no mask")
+
 check.done("test_contrastive")
