@@ -55,7 +55,7 @@ M.options = {
   {name = "contrast_temp", default = 0.07, help = "stage 0 InfoNCE temperature (CLIP's initial value)"},
   {name = "contrast_filter", default = false,
    help = "stage 0: clips of the same label (content and style) are not each other's negatives (TMR)"},
-  {name = "contrast_qa", default = "style,action",
+  {name = "contrast_qa", default = "style",
    help = "stage 0: QA categories whose answers are also contrasted with the clips, one category per step "
      .. "(comma-separated, e.g. style,action; '' = captions only)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
@@ -164,10 +164,13 @@ end
 
 -- Stage 0 attribute view: one QA category per step (drawn from cats), each
 -- clip's question and answer of that category as text keyed by the answer;
--- clips without one fall back to a caption keyed by the clip. nil if no cats.
-local function qa_views(batch, rng, cats)
+-- clips without one fall back to a caption keyed by the clip. The view goes
+-- through modality m's attribute head of that category where the model has
+-- one (attribute_tokens). nil if no cats.
+local function qa_views(batch, rng, cats, model, m)
   if #cats == 0 then return nil end
   local cat = cats[rng:below(#cats) + 1]
+  local head = model:attribute_head(m, cat)
   local texts, keys = {}, {}
   for i, c in ipairs(batch) do
     for _, q in ipairs(c.qa or {}) do
@@ -175,7 +178,7 @@ local function qa_views(batch, rng, cats)
     end
     if not texts[i] then texts[i], keys[i] = c.captions[1], "clip=" .. c.id end
   end
-  return {{texts = texts, keys = keys}}
+  return {{texts = texts, keys = keys, heads = head and {[m] = head} or nil}}
 end
 
 -- A view of the model restricted to one modality (shares every instance).
@@ -334,6 +337,10 @@ function M.main(def, overrides)
                                        rng = vimo.rng(opt.seed + 91 + k)}
           model.enc[m]:unfreeze()
           local params = nn.plugin_module(model.enc[m], m .. "_encoder").params
+          for _, p in ipairs(model:attribute_module(m).params) do
+            p.tensor:requires_grad(true)
+            params[#params + 1] = p
+          end
           for _, p in ipairs(head.params) do params[#params + 1] = p end
           local o = stage_opt(env, epochs, opt.contrast_lr)
           o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
@@ -348,8 +355,8 @@ function M.main(def, overrides)
                          caps[i] = c.captions[rng:below(#c.captions) + 1]
                          if groups then groups[i] = c.group or c.id end
                        end
-                       local l, n, acc = head:loss(ctx, view:encoder_tokens(ctx, batch, rng, true), caps, groups,
-                                                   qa_views(batch, rng, qa_cats))
+                       local l, n, acc = head:loss(ctx, view:encoder_tokens(ctx, batch, rng, true, true), caps,
+                                                   groups, qa_views(batch, rng, qa_cats, model, m))
                        match[#match + 1] = acc
                        return l, n
                      end},

@@ -53,6 +53,9 @@ M.options = {
      .. "(docs/cuda.md; built with -DVIMO_CUDA=ON)"},
   {name = "pooled_token", default = true, help = "append the mean of each modality's encoder tokens as one "
      .. "more token (the global embedding stage 0 trains; a CLS-like summary the LLM reads in one place)"},
+  {name = "attribute_tokens", default = "style", help = "QA categories (comma-separated, e.g. style,action) that "
+     .. "get one more token per modality: a linear head on the mean encoder token, trained in stage 0 against "
+     .. "that category's answers (contrast_qa), frozen or trained with its encoder afterwards"},
   {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},
   {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
   {name = "answer_end", default = "auto", help = "token that ends an answer: eos, bos, or auto (bos for "
@@ -73,7 +76,7 @@ M.CAPTION_PROMPTS = CAPTION_PROMPTS
 
 --- Builds the model for the given modalities ({"motion"}, {"video"} or both).
 function M.new(opt, modalities, seed)
-  local self = setmetatable({opt = opt, modalities = modalities, enc = {}, proj = {}}, Model)
+  local self = setmetatable({opt = opt, modalities = modalities, enc = {}, proj = {}, attr = {}}, Model)
   local model = opt.llm_model ~= "" and opt.llm_model or repo_file("llm/llama/weights/stories260K.bin")
   local tokp = opt.llm_tokenizer ~= "" and opt.llm_tokenizer or repo_file("llm/llama/weights/tok512.bin")
   self.llm = vimo.plugin(opt.llm, {model = model, tokenizer = tokp})
@@ -92,6 +95,7 @@ function M.new(opt, modalities, seed)
     local popts = {in_dim = self.enc[m]:out_dim(), out_dim = self.dim, seed = seed + 10 * k + 1}
     if pnorm > 0 then popts.out_norm = pnorm end
     self.proj[m] = vimo.plugin(opt.projector, popts)
+    self.attr[m] = self:attribute_heads(m, seed + 10 * k + 2)
   end
   self.device = opt.device or "cpu"
   if self.device ~= "cpu" then self:move_to(self.device) end
@@ -101,6 +105,33 @@ function M.new(opt, modalities, seed)
   self.answer_end = want_end == "bos" and self.tok:bos() or self.tok:eos()
   self.lora = false
   return self
+end
+
+-- The attribute heads of modality m: a list of {cat =, head = nn.linear
+-- (E -> E)}, one per category of opt.attribute_tokens.
+function Model:attribute_heads(m, seed)
+  local E, rng, out = self.enc[m]:out_dim(), vimo.rng(seed), {}
+  for cat in tostring(self.opt.attribute_tokens or ""):gmatch("[^,%s]+") do
+    out[#out + 1] = {cat = cat, head = nn.linear{inp = E, out = E, rng = rng, name = m .. "_attr." .. cat}}
+  end
+  return out
+end
+
+--- The attribute head of modality m for QA category cat, or nil.
+function Model:attribute_head(m, cat)
+  for _, a in ipairs(self.attr[m] or {}) do
+    if a.cat == cat then return a.head end
+  end
+  return nil
+end
+
+-- Parameters of modality m's attribute heads, as a module.
+function Model:attribute_module(m)
+  local params = {}
+  for _, a in ipairs(self.attr[m]) do
+    for _, p in ipairs(a.head.params) do params[#params + 1] = p end
+  end
+  return {params = params, train = function() end}
 end
 
 --- Moves every parameter of the LLM, encoders and projectors to device
@@ -114,6 +145,9 @@ function Model:move_to(device)
   for _, m in ipairs(self.modalities) do insts[#insts + 1] = self.enc[m]; insts[#insts + 1] = self.proj[m] end
   for _, inst in ipairs(insts) do
     for _, p in ipairs(inst:params()) do p.tensor:move(device) end
+  end
+  for _, m in ipairs(self.modalities) do
+    for _, p in ipairs(self:attribute_module(m).params) do p.tensor:move(device) end
   end
 end
 
@@ -168,9 +202,13 @@ function Model:groups(stage, lr, enc_lr_scale, frozen_encoders)
   for _, m in ipairs(self.modalities) do
     self.proj[m]:unfreeze()
     proj[#proj + 1] = nn.plugin_module(self.proj[m], m .. "_projector")
-    if escale > 0 and not (frozen_encoders or {})[m] then
+    local attr = self:attribute_module(m)
+    local train_enc = escale > 0 and not (frozen_encoders or {})[m]
+    for _, p in ipairs(attr.params) do p.tensor:requires_grad(train_enc) end
+    if train_enc then
       self.enc[m]:unfreeze()
       enc[#enc + 1] = nn.plugin_module(self.enc[m], m .. "_encoder")
+      if #attr.params > 0 then enc[#enc + 1] = attr end
     else
       self.enc[m]:freeze()
       self.frozen[m] = true
@@ -222,11 +260,36 @@ function Model:cached_video(clip)
   return t
 end
 
--- (B, N, E) tokens -> (B, N + 1, E) with their mean over N appended.
-function Model:with_pooled(ctx, tok)
+-- (B, N, E) tokens of modality m -> (B, N + 1 + A, E): their mean over N
+-- (pooled_token) and the A attribute heads of the mean, each scaled to
+-- unit RMS as stage 0 trained them, appended.
+function Model:with_summary(ctx, m, tok)
   local sh = tok:shape()
-  local mean = vimo.reshape(ctx, vimo.mean(ctx, tok, 1), {sh[1], 1, sh[3]})
-  return vimo.concat(ctx, {tok, mean}, 1)
+  local pooled = vimo.mean(ctx, tok, 1) -- (B, E)
+  local parts = {tok}
+  if self.opt.pooled_token then parts[2] = vimo.reshape(ctx, pooled, {sh[1], 1, sh[3]}) end
+  for _, a in ipairs(self.attr[m]) do
+    local z = M.unit_rms(ctx, a.head.forward(ctx, pooled), self.device)
+    parts[#parts + 1] = vimo.reshape(ctx, z, {sh[1], 1, sh[3]})
+  end
+  if #parts == 1 then return tok end
+  return vimo.concat(ctx, parts, 1)
+end
+
+local unit_gain = {}
+--- Rows of x (B, E) scaled to unit RMS (length sqrt(E)): rmsnorm with a
+-- constant unit gain (one per width and device, made once).
+function M.unit_rms(ctx, x, device)
+  local E = x:shape()[2]
+  device = device or "cpu"
+  local key = device .. ":" .. E
+  if not unit_gain[key] then
+    local g = vimo.zeros(E)
+    g:fill(1.0)
+    if device ~= "cpu" then g:move(device) end
+    unit_gain[key] = g
+  end
+  return vimo.rmsnorm(ctx, x, unit_gain[key], 1e-6)
 end
 
 -- Encoder tokens (B, N, E) of one modality.
@@ -253,12 +316,13 @@ function Model:encode_modality(ctx, m, clips, rng, train)
 end
 
 --- Encoder tokens of the clips per modality: {motion = (B, N, E), ...}
--- (N + 1 with pooled_token).
-function Model:encoder_tokens(ctx, clips, rng, train)
+-- (plus 1 with pooled_token, plus one per attribute token).
+-- raw = true: the encoders' tokens alone (what stage 0 pools).
+function Model:encoder_tokens(ctx, clips, rng, train, raw)
   local out = {}
   for _, m in ipairs(self.modalities) do
     out[m] = self:encode_modality(ctx, m, clips, rng, train)
-    if self.opt.pooled_token then out[m] = self:with_pooled(ctx, out[m]) end
+    if not raw then out[m] = self:with_summary(ctx, m, out[m]) end
   end
   return out
 end
@@ -337,6 +401,7 @@ function Model:all_params()
   for _, m in ipairs(self.modalities) do
     mods[#mods + 1] = nn.plugin_module(self.enc[m], m .. "_encoder")
     mods[#mods + 1] = nn.plugin_module(self.proj[m], m .. "_projector")
+    mods[#mods + 1] = self:attribute_module(m)
   end
   local all = nn.params_of(table.unpack(mods))
   if self.lora then

@@ -93,6 +93,21 @@ end
 check.ok(first > 1.0, "starts near log 4 = 1.39: " .. first)
 check.ok(last < 0.1 * first, ("loss falls: %g -> %g"):format(first, last))
 check.eq(acc, 1.0, "every clip matches its caption")
+
+-- An extra view with its own head: loss = caption InfoNCE through the
+-- caption head + the view's InfoNCE through its head, both on the mean of
+-- the clip tokens, with the view's keys as groups.
+local nn = require "vimo.nn"
+local vhead = nn.linear{inp = 3, out = 8, rng = vimo.rng(4), name = "view"}
+local vtexts, keys = {"style elderly", "style happy", "style elderly", "style proud"}, {"e", "h", "e", "p"}
+ctx:reset()
+local with = head2:loss(ctx, {motion = feats}, texts, nil, {{texts = vtexts, keys = keys, heads = {motion = vhead}}})
+local shared = head2:loss(ctx, {motion = feats}, texts, nil, {{texts = vtexts, keys = keys}})
+local pooled = vimo.mean(ctx, feats, 1)
+local cap = head2:info_nce(ctx, head2:normed(ctx, head2.heads.motion.forward(ctx, pooled)), head2:encode_text(ctx, texts))
+local view = head2:info_nce(ctx, head2:normed(ctx, vhead.forward(ctx, pooled)), head2:encode_text(ctx, vtexts), keys)
+check.near(with:item(), cap:item() + view:item(), 1e-5, "a view with its own head goes through it")
+check.ok(math.abs(with:item() - shared:item()) > 1e-3, "and not through the caption head")
 ctx:close()
 -- False-negative mask: -1e4 exactly where two different rows share a group.
 local m = contrastive.false_negative_mask({"a", "b", "a"}):totable()

@@ -2,7 +2,9 @@
 tests/lua/test_mllm.lua - the multimodal model's parameter groups and the
 cache of frozen video-encoder tokens (vimo.mllm): a frozen encoder trains in
 no group, and cached tokens are exactly what the encoder computes for the clip;
-with pooled_token the last token is the mean of the others.
+with pooled_token the last token is the mean of the others; attribute
+tokens are unit-RMS linear heads of that mean, computed here in plain Lua,
+and train with their encoder or not at all.
 ]]
 
 local vimo = require "vimo"
@@ -12,6 +14,7 @@ local mllm = require "vimo.mllm"
 local opt = {}
 for _, o in ipairs(mllm.options) do opt[o.name] = o.default end
 opt.enc_dim = 16
+opt.attribute_tokens = "" -- the pooled token alone first; attribute tokens below
 local model = mllm.new(opt, {"motion", "video"}, 3)
 
 local function names(list)
@@ -68,6 +71,49 @@ local first = model.video_cache["clip-a"]
 model:encoder_tokens(ctx, {clip}, r, true)
 check.ok(rawequal(model.video_cache["clip-a"], first), "a second epoch reuses the cached tensor")
 check.eq(tok.motion:shape()[2], opt.motion_frames // 4 + 1, "motion tokens: the 128-frame window / 4, + pooled")
+ctx:close()
+model:close()
+
+-- Attribute tokens: after the pooled token, one per category, each
+-- z = W mean + b scaled to unit RMS (reference in plain Lua arithmetic).
+opt.attribute_tokens = "style,action"
+model = mllm.new(opt, {"motion"}, 5)
+ctx = vimo.ctx()
+ctx:grad(false)
+local raw = model:encoder_tokens(ctx, {clip}, nil, false, true).motion:totable()[1]
+local full = model:encoder_tokens(ctx, {clip}, nil, false).motion:totable()[1]
+check.eq(#raw, opt.motion_frames // 4, "raw = true: the encoder's tokens only")
+check.eq(#full, #raw + 3, "then the pooled token and two attribute tokens")
+local mean = {}
+for j = 1, #raw[1] do
+  local s = 0.0
+  for i = 1, #raw do s = s + raw[i][j] end
+  mean[j] = s / #raw
+end
+for k, cat in ipairs{"style", "action"} do
+  local head = model:attribute_head("motion", cat)
+  local W, b = head.weight:totable(), head.bias:totable()
+  local z, ss = {}, 0.0
+  for o = 1, #W do
+    local v = b[o]
+    for j = 1, #mean do v = v + W[o][j] * mean[j] end
+    z[o], ss = v, ss + v * v
+  end
+  local rms = math.sqrt(ss / #z + 1e-6)
+  local worst = 0.0
+  for o = 1, #z do worst = math.max(worst, math.abs(full[#raw + 1 + k][o] - z[o] / rms)) end
+  check.ok(worst < 1e-4, ("attribute token %s = rms-normalised W mean + b (max error %g)"):format(cat, worst))
+end
+check.ok(model:attribute_head("motion", "speed") == nil, "no head for a category not asked for")
+local function attr_in(list)
+  return has_prefix(names(list), "motion_attr.style.") and has_prefix(names(list), "motion_attr.action.")
+end
+_, all = model:groups("align", 1e-3, 1.0, {})
+check.ok(attr_in(all), "a trained encoder trains its attribute heads")
+_, all = model:groups("align", 1e-3, 1.0, {motion = true})
+check.ok(not attr_in(all), "a frozen encoder freezes them")
+check.ok(not model:attribute_head("motion", "style").weight:requires_grad(), "frozen heads need no gradient")
+check.ok(attr_in(model:all_params()), "checkpoints (all_params) carry the heads")
 ctx:close()
 model:close()
 check.done("test_mllm")
