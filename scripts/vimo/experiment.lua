@@ -56,8 +56,9 @@ M.options = {
   {name = "contrast_filter", default = false,
    help = "stage 0: clips of the same label (content and style) are not each other's negatives (TMR)"},
   {name = "contrast_qa", default = "style",
-   help = "stage 0: QA categories whose answers are also contrasted with the clips, one category per step "
-     .. "(comma-separated, e.g. style,action; '' = captions only)"},
+   help = "stage 0: QA categories whose answers are also contrasted with the clips (comma-separated, e.g. "
+     .. "style,action; '' = captions only): every step through the category's attribute head, or one "
+     .. "category per step through the caption head for those without one"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
@@ -162,23 +163,34 @@ local function batch_loss(models, ctx, batch, rng, by_kind)
   return total, ntok
 end
 
--- Stage 0 attribute view: one QA category per step (drawn from cats), each
--- clip's question and answer of that category as text keyed by the answer;
--- clips without one fall back to a caption keyed by the clip. The view goes
--- through modality m's attribute head of that category where the model has
--- one (attribute_tokens). nil if no cats.
-local function qa_views(batch, rng, cats, model, m)
-  if #cats == 0 then return nil end
-  local cat = cats[rng:below(#cats) + 1]
-  local head = model:attribute_head(m, cat)
-  local texts, keys = {}, {}
-  for i, c in ipairs(batch) do
-    for _, q in ipairs(c.qa or {}) do
-      if q.category == cat then texts[i], keys[i] = q.question .. " " .. q.answer, cat .. "=" .. q.answer; break end
-    end
-    if not texts[i] then texts[i], keys[i] = c.captions[1], "clip=" .. c.id end
+-- Stage 0 attribute views of a batch, from the QA categories in cats: each
+-- clip's question and answer of a category as text keyed by the answer;
+-- clips without one fall back to a caption keyed by the clip. A category
+-- with its own attribute head in modality m (attribute_tokens) is a view at
+-- every step, through that head; of the others, which share the caption
+-- head, one drawn per step. nil if no cats.
+function M.qa_views(batch, rng, cats, model, m)
+  local headed, shared = {}, {}
+  for _, cat in ipairs(cats) do
+    local list = model:attribute_head(m, cat) and headed or shared
+    list[#list + 1] = cat
   end
-  return {{texts = texts, keys = keys, heads = head and {[m] = head} or nil}}
+  if #cats == 0 then return nil end
+  local pick = rng:below(#cats) -- one draw per step, whatever the heads
+  if #shared > 0 then headed[#headed + 1] = shared[pick % #shared + 1] end
+  local views = {}
+  for k, cat in ipairs(headed) do
+    local head = model:attribute_head(m, cat)
+    local texts, keys = {}, {}
+    for i, c in ipairs(batch) do
+      for _, q in ipairs(c.qa or {}) do
+        if q.category == cat then texts[i], keys[i] = q.question .. " " .. q.answer, cat .. "=" .. q.answer; break end
+      end
+      if not texts[i] then texts[i], keys[i] = c.captions[1], "clip=" .. c.id end
+    end
+    views[k] = {texts = texts, keys = keys, heads = head and {[m] = head} or nil}
+  end
+  return views
 end
 
 -- A view of the model restricted to one modality (shares every instance).
@@ -356,7 +368,7 @@ function M.main(def, overrides)
                          if groups then groups[i] = c.group or c.id end
                        end
                        local l, n, acc = head:loss(ctx, view:encoder_tokens(ctx, batch, rng, true, true), caps,
-                                                   groups, qa_views(batch, rng, qa_cats, model, m))
+                                                   groups, M.qa_views(batch, rng, qa_cats, model, m))
                        match[#match + 1] = acc
                        return l, n
                      end},
