@@ -19,6 +19,9 @@
  * logits with the CPU engine's (fp32 kernels in another order: small
  * differences, same tokens for most steps). A missing backend or GPU is an
  * error naming why (docs/cuda.md). --ops runs that decode on the CPU.
+ * --weights q8 runs the engine on int8 weights (VIMO_LLAMA_WEIGHTS_Q8): the
+ * naive reference stays fp32, so the token and logit columns then show what
+ * the quantisation changes.
  * Not here: batched prefill, sampling cost, tokenizer time, other engines.
  */
 #include <math.h>
@@ -289,6 +292,8 @@ static double model_params(const vimo_llama_config *c)
 
 /* ---- one model, one thread count ------------------------------------------- */
 
+static vimo_llama_weights g_decode_weights; /* --weights */
+
 static int bench_one(vimo_bench_run *run, const char *label, const vimo_llama_model *m, int n_tokens, int nt)
 {
     int rc = 1, V = m->cfg.vocab_size;
@@ -299,7 +304,8 @@ static int bench_one(vimo_bench_run *run, const char *label, const vimo_llama_mo
         vimo_error(VIMO_ERR_NOMEM, "bench decode: out of memory");
         goto done;
     }
-    if (vimo_llama_decoder_new(m, n_tokens, nt, &d) || naive_init(&nv, m, n_tokens, nt)) goto done;
+    vimo_llama_decoder_opts o = {.max_pos = n_tokens, .n_threads = nt, .weights = g_decode_weights};
+    if (vimo_llama_decoder_new_opts(m, &o, &d) || naive_init(&nv, m, n_tokens, nt)) goto done;
     /* Same tokens, same last logits? */
     dec_arg ea = {d, NULL, n_tokens, V, t_eng}, na = {NULL, &nv, n_tokens, V, t_nv};
     if (body_engine(&ea) || body_naive(&na)) goto done;
@@ -322,6 +328,7 @@ static int bench_one(vimo_bench_run *run, const char *label, const vimo_llama_mo
         cJSON_AddStringToObject(r, "model", label);
         cJSON_AddNumberToObject(r, "params", model_params(&m->cfg));
         cJSON_AddNumberToObject(r, "decode_threads", nt);
+        cJSON_AddStringToObject(r, "weights", g_decode_weights == VIMO_LLAMA_WEIGHTS_Q8 ? "q8" : "f32");
         cJSON_AddNumberToObject(r, "tokens", n_tokens);
         cJSON_AddNumberToObject(r, "engine_tokens_per_s", eng);
         cJSON_AddNumberToObject(r, "naive_tokens_per_s", ref);
@@ -549,6 +556,12 @@ static int bench_decode(vimo_bench_run *run)
         return 2;
     if ((s = vimo_cli_opt(run->argc, run->argv, "tokens")) && vimo_bench_int_list("tokens", s, &tok, 1, 1, 4096) < 0)
         return 2;
+    const char *wname = vimo_cli_opt(run->argc, run->argv, "weights");
+    if (wname && strcmp(wname, "f32") && strcmp(wname, "q8")) {
+        fprintf(stderr, "vimo bench decode: --weights %s: want f32 or q8\n", wname);
+        return 2;
+    }
+    g_decode_weights = wname && !strcmp(wname, "q8") ? VIMO_LLAMA_WEIGHTS_Q8 : VIMO_LLAMA_WEIGHTS_F32;
     const char *extra = vimo_cli_opt(run->argc, run->argv, "model");
     const char *dname = vimo_cli_opt(run->argc, run->argv, "device");
     g_decode_dev = 0;
@@ -567,7 +580,9 @@ static int bench_decode(vimo_bench_run *run)
     } else {
     vimo_bench_printf(run, "greedy decoding from BOS after a cache reset, tokens/s = tokens / median time of the "
                            "sequence;\nnaive = llama2.c run.c forward() transcribed (scalar dot products), same "
-                           "weights, same run\n");
+                           "weights, same run; engine weights %s\n",
+                      g_decode_weights == VIMO_LLAMA_WEIGHTS_Q8 ? "q8 (int8, 1 scale per 32; naive stays fp32)"
+                                                                : "f32");
     vimo_bench_printf(run, "%-12s %8s %7s %6s %12s %12s %8s %10s\n", "model", "params", "threads", "tokens",
                       "engine tok/s", "naive tok/s", "speedup", "us/token");
     }

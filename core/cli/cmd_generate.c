@@ -20,7 +20,8 @@
 
 static const char USAGE[] =
     "usage: vimo generate --model PATH [--tokenizer PATH] [--prompt TEXT] [--steps N]\n"
-    "                     [--temperature T] [--top-p P] [--top-k K] [--seed S] [--threads N] [--stats]\n"
+    "                     [--temperature T] [--top-p P] [--top-k K] [--seed S] [--threads N]\n"
+    "                     [--weights f32|q8] [--stats]\n"
     "\n"
     "Generates text with a Llama-family model and prints only the text (stdout),\n"
     "as llama2.c's run.c does: the prompt, the continuation, a final newline.\n"
@@ -38,6 +39,9 @@ static const char USAGE[] =
     "  --seed S           RNG seed (default: the time, as run.c)\n"
     "  --threads N        threads (default: 1 for tiny models such as stories260K,\n"
     "                     else VIMO_NUM_THREADS / OMP_NUM_THREADS / all cores)\n"
+    "  --weights W        f32 (default; bit-exact with llama2.c) or q8: int8 weight\n"
+    "                     matrices, one scale per 32 columns (faster where decode\n"
+    "                     is bound by memory bandwidth; not exact)\n"
     "  --stats            print run.c's \"achieved tok/s\" line to stderr\n"
     "\n"
     "Generation stops at BOS or EOS (run.c stops at BOS) or after --steps.\n"
@@ -50,6 +54,7 @@ typedef struct gen_opts {
     double temperature, top_p;
     unsigned long long seed;
     int stats;
+    vimo_llama_weights weights;
 } gen_opts;
 
 /* Parses --name as a number into *v; returns 0 on error (message printed). */
@@ -90,6 +95,12 @@ static int parse(int argc, char **argv, gen_opts *o)
     double steps = 256, top_k = 0, threads = 0, temp = 1.0, top_p = 0.9;
     o->model = vimo_cli_opt(argc, argv, "model");
     o->tokenizer = vimo_cli_opt(argc, argv, "tokenizer");
+    const char *w = vimo_cli_opt(argc, argv, "weights");
+    if (w && strcmp(w, "f32") && strcmp(w, "q8")) {
+        fprintf(stderr, "vimo generate: --weights %s: want f32 or q8\n", w);
+        return 0;
+    }
+    o->weights = w && !strcmp(w, "q8") ? VIMO_LLAMA_WEIGHTS_Q8 : VIMO_LLAMA_WEIGHTS_F32;
     o->prompt = vimo_cli_opt(argc, argv, "prompt");
     o->stats = vimo_cli_flag(argc, argv, "stats");
     if (!o->prompt) o->prompt = "";
@@ -158,7 +169,8 @@ static int run(const gen_opts *o)
         goto fail;
     }
     long steps = o->steps == 0 || o->steps > m->cfg.seq_len ? m->cfg.seq_len : o->steps; /* run.c */
-    VIMO_TRY(vimo_llama_decoder_new(m, (int)steps, (int)o->threads, &d));
+    vimo_llama_decoder_opts dopt = {.max_pos = (int)steps, .n_threads = (int)o->threads, .weights = o->weights};
+    VIMO_TRY(vimo_llama_decoder_new_opts(m, &dopt, &d));
     VIMO_TRY(vimo_llama_sampler_init(&s, m->cfg.vocab_size, (float)o->temperature, (float)o->top_p, (int)o->top_k,
                                      o->seed));
     /* run.c never prints the first prompt token: it is BOS. Without a BOS it is text. */

@@ -23,10 +23,16 @@
  * Kernels are compiled for AVX-512, AVX2 and baseline x86-64 (target_clones)
  * with FMA contraction off (-ffp-contract=off, set by CMake), because a fused
  * multiply-add rounds once where run.c rounds twice.
- * Not here: batched prefill through vimo_sgemm, autograd, reduced precision.
+ * Q8 weights (VIMO_LLAMA_WEIGHTS_Q8): the same chunks hold int8 values and
+ * one fp32 scale per row and group of 32 columns; the kernel sums a group's
+ * products in float, then adds that sum times the scale. A quarter of the
+ * bytes per step, for models whose decode streams more weights than the
+ * caches hold; not exact (vimo_llama.h).
+ * Not here: batched prefill through vimo_sgemm, autograd.
  */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,10 +62,15 @@ typedef struct pchunk {
     size_t off;   /* floats into data                                        */
 } pchunk;
 
-/* A matrix (rows, cols) packed by chunks; part p owns chunks part[p]..part[p+1]. */
+/* A matrix (rows, cols) packed by chunks; part p owns chunks part[p]..part[p+1].
+ * Q8: q and qs instead of data; a chunk's int8 values sit at q + off like its
+ * floats would, its scales (groups, w) at qs + off / cols * groups. */
 typedef struct pmat {
-    int rows_p, cols;
-    float *data;   /* (rows_p * cols) */
+    int rows_p, cols, groups;
+    float *data;   /* (rows_p * cols), or NULL for Q8 */
+    int8_t *q;     /* (rows_p * cols) Q8 values, or NULL */
+    float *qs;     /* (rows_p * groups) Q8 scales */
+    void (*mvq)(float *restrict, const int8_t *restrict, const float *restrict, const float *restrict, int, int);
     pchunk *chunk;
     int n_chunk;
     int *part;     /* (nt + 1) */
@@ -68,6 +79,7 @@ typedef struct pmat {
 struct vimo_llama_decoder {
     const vimo_llama_model *m;
     int C, Q, K, H, Hp, V, L, hs, nh, nkv, kv_mul, max_pos, pos, nt;
+    vimo_llama_weights weights;
     float eps, sqrt_hs;
     vimo_llama_rope rope;
     pmat *qkv, *o, *gu, *down; /* (L) each: [Wq; Wk; Wv] (Q+2K, C), Wo (C, Q), gate/up (2Hp, C), Wdown (C, H) */
@@ -108,9 +120,84 @@ MV_KERNEL(48)
 MV_KERNEL(64)
 MV_KERNEL(128)
 
+#define QG VIMO_LLAMA_Q8_GROUP
+/* Q8, portable: per group of QG columns the products are summed in float,
+ * then the sum is scaled (s: the chunk's scales, (groups, W)). */
+static void mvq_generic(float *restrict y, const int8_t *restrict a, const float *restrict s,
+                        const float *restrict x, int n, int W)
+{
+    for (int r = 0; r < W; r++) y[r] = 0.0f;
+    for (int j0 = 0; j0 < n; j0 += QG, s += W) {
+        const int j1 = n - j0 < QG ? n : j0 + QG;
+        for (int r = 0; r < W; r++) {
+            float part = 0.0f;
+            for (int j = j0; j < j1; j++) part += (float)a[(size_t)j * (size_t)W + (size_t)r] * x[j];
+            y[r] += part * s[r];
+        }
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(VIMO_NO_CLONES)
+#include <immintrin.h>
+#define VIMO_Q8_AVX512 1
+/* The same sums, 16 rows per AVX-512 register (W / 16 <= 8 of them): int8
+ * widened with vpmovsxbd + vcvtdq2ps, multiply-add fused (Q8 is not exact
+ * anyway). GCC 12 does not vectorise the int8 -> float widening by itself. */
+__attribute__((target("avx512f"))) static void mvq_avx512(float *restrict y, const int8_t *restrict a,
+                                                          const float *restrict s, const float *restrict x,
+                                                          int n, int W)
+{
+    const int nv = W / 16;
+    __m512 acc[8], part[8];
+    for (int v = 0; v < nv; v++) acc[v] = _mm512_setzero_ps();
+    for (int j0 = 0; j0 < n; j0 += QG, s += W) {
+        const int j1 = n - j0 < QG ? n : j0 + QG;
+        for (int v = 0; v < nv; v++) part[v] = _mm512_setzero_ps();
+        for (int j = j0; j < j1; j++) {
+            const __m512 xj = _mm512_set1_ps(x[j]);
+            const int8_t *aj = a + (size_t)j * (size_t)W;
+            for (int v = 0; v < nv; v++) {
+                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(aj + 16 * v));
+                part[v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), xj, part[v]);
+            }
+        }
+        for (int v = 0; v < nv; v++) acc[v] = _mm512_fmadd_ps(part[v], _mm512_loadu_ps(s + 16 * v), acc[v]);
+    }
+    for (int v = 0; v < nv; v++) _mm512_storeu_ps(y + 16 * v, acc[v]);
+}
+#endif
+
+typedef void (*mvq_fn)(float *restrict, const int8_t *restrict, const float *restrict, const float *restrict, int,
+                       int);
+/* VIMO_Q8_KERNEL=generic forces the portable kernel (tests, comparisons). */
+static mvq_fn mvq_kernel(void)
+{
+    const char *force = getenv("VIMO_Q8_KERNEL");
+    if (force && !strcmp(force, "generic")) return mvq_generic;
+#ifdef VIMO_Q8_AVX512
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return mvq_avx512;
+#endif
+    return mvq_generic;
+}
+
+static void mvq_part(const pmat *pm, int p, const float *x, float *y)
+{
+    const mvq_fn k = pm->mvq;
+    for (int c = pm->part[p]; c < pm->part[p + 1]; c++) {
+        const pchunk *ch = &pm->chunk[c];
+        k(y + ch->row0, pm->q + ch->off, pm->qs + ch->off / (size_t)pm->cols * (size_t)pm->groups, x, pm->cols,
+          ch->w);
+    }
+}
+
 /* y[rows of part p] = W x */
 static void mv_part(const pmat *pm, int p, const float *x, float *y)
 {
+    if (pm->q) {
+        mvq_part(pm, p, x, y);
+        return;
+    }
     for (int c = pm->part[p]; c < pm->part[p + 1]; c++) {
         const pchunk *ch = &pm->chunk[c];
         const float *a = pm->data + ch->off;
@@ -148,21 +235,58 @@ static void pmat_free(pmat *pm)
 {
     if (!pm) return;
     free(pm->data);
+    free(pm->q);
+    free(pm->qs);
     free(pm->chunk);
     free(pm->part);
 }
 
+/* Q8 of one row: per group of QG columns, scale = max |w| / 127 and
+ * q = roundf(w / scale) (all zero, scale 0, for a zero group); q[j] goes to
+ * q[j * stride], the group's scale to qs[g * stride]. */
+static void quantize_row(const float *w, int cols, int8_t *q, float *qs, size_t stride)
+{
+    for (int j0 = 0, g = 0; j0 < cols; j0 += QG, g++) {
+        int j1 = cols - j0 < QG ? cols : j0 + QG;
+        float amax = 0.0f;
+        for (int j = j0; j < j1; j++) amax = fmaxf(amax, fabsf(w[j]));
+        float scale = amax / 127.0f;
+        qs[(size_t)g * stride] = scale;
+        for (int j = j0; j < j1; j++) q[(size_t)j * stride] = scale > 0.0f ? (int8_t)roundf(w[j] / scale) : 0;
+    }
+}
+
+/* Writes row k of the chunk at off (w rows) from src; NULL keeps the zeros. */
+static void pack_row(pmat *pm, const float *src, size_t off, int w, int k)
+{
+    if (!src) return;
+    if (pm->q) {
+        quantize_row(src, pm->cols, pm->q + off + (size_t)k, pm->qs + off / (size_t)pm->cols * (size_t)pm->groups + k,
+                     (size_t)w);
+        return;
+    }
+    for (int j = 0; j < pm->cols; j++) pm->data[off + (size_t)j * (size_t)w + (size_t)k] = src[j];
+}
+
 /* Packs rows[0..rows_p) (NULL = a zero row) of length cols, split into nt
- * parts on multiples of `unit` rows. */
-static int pmat_pack(pmat *pm, const float *const *rows, int rows_p, int cols, int nt, int unit)
+ * parts on multiples of `unit` rows; q8: as int8 + scales. */
+static int pmat_pack(pmat *pm, const float *const *rows, int rows_p, int cols, int nt, int unit, int q8)
 {
     int units = rows_p / unit;
+    size_t n = (size_t)rows_p * (size_t)cols;
     pm->rows_p = rows_p;
     pm->cols = cols;
-    pm->data = falloc((size_t)rows_p * (size_t)cols);
+    pm->groups = (cols + QG - 1) / QG;
+    if (q8) {
+        pm->mvq = mvq_kernel();
+        pm->q = calloc(n ? n : 1, 1);
+        pm->qs = falloc((size_t)rows_p * (size_t)pm->groups);
+    } else {
+        pm->data = falloc(n);
+    }
     pm->chunk = malloc(((size_t)rows_p / PANEL + (size_t)nt + 1) * sizeof *pm->chunk);
     pm->part = malloc(((size_t)nt + 1) * sizeof *pm->part);
-    if (!pm->data || !pm->chunk || !pm->part) return 0;
+    if (!(q8 ? pm->q && pm->qs : pm->data != NULL) || !pm->chunk || !pm->part) return 0;
     size_t off = 0;
     int chunk = chunk_rows();
     pm->n_chunk = 0;
@@ -172,9 +296,7 @@ static int pmat_pack(pmat *pm, const float *const *rows, int rows_p, int cols, i
         for (int r = r0, w; r < r1; r += w) { /* 128 or 64 rows, then 64, then the rest (16, 32, 48) */
             w = r1 - r >= chunk ? chunk : r1 - r >= 64 ? 64 : r1 - r;
             pm->chunk[pm->n_chunk++] = (pchunk){r, w, off};
-            for (int k = 0; k < w; k++)
-                if (rows[r + k])
-                    for (int j = 0; j < cols; j++) pm->data[off + (size_t)j * (size_t)w + (size_t)k] = rows[r + k][j];
+            for (int k = 0; k < w; k++) pack_row(pm, rows[r + k], off, w, k);
             off += (size_t)w * (size_t)cols;
         }
     }
@@ -185,13 +307,13 @@ static int pmat_pack(pmat *pm, const float *const *rows, int rows_p, int cols, i
 static int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
 /* Row pointers of a plain (rows, cols) matrix, padded to `rows_p`. */
-static int pack_plain(pmat *pm, const float *w, int rows, int cols, int nt)
+static int pack_plain(pmat *pm, const float *w, int rows, int cols, int nt, int q8)
 {
     int rows_p = round_up(rows, PANEL);
     const float **r = calloc((size_t)rows_p, sizeof *r);
     if (!r) return 0;
     for (int i = 0; i < rows; i++) r[i] = w + (size_t)i * (size_t)cols;
-    int ok = pmat_pack(pm, r, rows_p, cols, nt, PANEL);
+    int ok = pmat_pack(pm, r, rows_p, cols, nt, PANEL, q8);
     free(r);
     return ok;
 }
@@ -210,15 +332,17 @@ static int pack_layer(vimo_llama_decoder *d, int l)
         r[i] = i < d->Q ? w->wq + (size_t)i * C
              : i < d->Q + d->K ? w->wk + (size_t)(i - d->Q) * C
                                : w->wv + (size_t)(i - d->Q - d->K) * C;
-    ok = pmat_pack(&d->qkv[l], r, rows_p, C, d->nt, PANEL);
+    int q8 = d->weights == VIMO_LLAMA_WEIGHTS_Q8;
+    ok = pmat_pack(&d->qkv[l], r, rows_p, C, d->nt, PANEL, q8);
     for (int g = 0; ok && g < d->Hp / PANEL; g++)
         for (int k = 0; k < PANEL; k++) {
             int h = g * PANEL + k;
             r[2 * g * PANEL + k] = h < d->H ? w->w_gate + (size_t)h * C : NULL;
             r[2 * g * PANEL + PANEL + k] = h < d->H ? w->w_up + (size_t)h * C : NULL;
         }
-    ok = ok && pmat_pack(&d->gu[l], r, 2 * d->Hp, C, d->nt, 2 * PANEL);
-    ok = ok && pack_plain(&d->o[l], w->wo, C, d->Q, d->nt) && pack_plain(&d->down[l], w->w_down, C, d->H, d->nt);
+    ok = ok && pmat_pack(&d->gu[l], r, 2 * d->Hp, C, d->nt, 2 * PANEL, q8);
+    ok = ok && pack_plain(&d->o[l], w->wo, C, d->Q, d->nt, q8) &&
+         pack_plain(&d->down[l], w->w_down, C, d->H, d->nt, q8);
     if (ok && d->bqkv) {
         float *b = d->bqkv + (size_t)l * nqkv;
         memcpy(b, w->bq, (size_t)d->Q * sizeof *b);
@@ -529,12 +653,30 @@ static int auto_threads(const vimo_llama_config *c)
 
 vimo_status vimo_llama_decoder_new(const vimo_llama_model *m, int max_pos, int n_threads, vimo_llama_decoder **out)
 {
+    vimo_llama_decoder_opts o = {.max_pos = max_pos, .n_threads = n_threads, .weights = VIMO_LLAMA_WEIGHTS_F32};
+    return vimo_llama_decoder_new_opts(m, &o, out);
+}
+
+vimo_llama_weights vimo_llama_decoder_weights(const vimo_llama_decoder *d)
+{
+    return d ? d->weights : VIMO_LLAMA_WEIGHTS_F32;
+}
+
+vimo_status vimo_llama_decoder_new_opts(const vimo_llama_model *m, const vimo_llama_decoder_opts *o,
+                                        vimo_llama_decoder **out)
+{
     if (!m || !out) return vimo_error(VIMO_ERR_INVALID, "llama decoder: NULL argument");
     *out = NULL;
+    vimo_llama_decoder_opts def = {0};
+    if (!o) o = &def;
+    if (o->weights != VIMO_LLAMA_WEIGHTS_F32 && o->weights != VIMO_LLAMA_WEIGHTS_Q8)
+        return vimo_error(VIMO_ERR_INVALID, "llama decoder: unknown weight storage %d", (int)o->weights);
+    int max_pos = o->max_pos, n_threads = o->n_threads;
     const vimo_llama_config *c = &m->cfg;
     vimo_llama_decoder *d = calloc(1, sizeof *d);
     if (!d) return vimo_error(VIMO_ERR_NOMEM, "llama decoder: out of memory");
     d->m = m;
+    d->weights = o->weights;
     d->C = c->dim;
     d->hs = c->head_dim;
     d->nh = c->n_heads;
@@ -555,7 +697,7 @@ vimo_status vimo_llama_decoder_new(const vimo_llama_model *m, int max_pos, int n
     if (d->nt > 256) d->nt = 256;
     int ok = alloc_all(d);
     for (int l = 0; ok && l < d->L; l++) ok = pack_layer(d, l);
-    ok = ok && pack_plain(&d->cls, m->lm_head, d->V, d->C, d->nt);
+    ok = ok && pack_plain(&d->cls, m->lm_head, d->V, d->C, d->nt, d->weights == VIMO_LLAMA_WEIGHTS_Q8);
     if (!ok) {
         vimo_llama_decoder_free(d);
         return vimo_error(VIMO_ERR_NOMEM, "llama decoder: out of memory (max_pos %d)", max_pos);

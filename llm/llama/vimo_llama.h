@@ -145,6 +145,31 @@ typedef struct vimo_llama_decoder vimo_llama_decoder;
  * K floats). Errors: VIMO_ERR_INVALID, VIMO_ERR_NOMEM. */
 vimo_status vimo_llama_decoder_new(const vimo_llama_model *m, int max_pos, int n_threads,
                                    vimo_llama_decoder **out);
+
+/* How the decoder stores the weight matrices it streams every step.
+ * F32: a repacked fp32 copy, bit-exact with llama2.c (the default).
+ * Q8: int8 with one fp32 scale per row and group of VIMO_LLAMA_Q8_GROUP
+ * columns (scale = max |w| / 127, q = roundf(w / scale), as llama2.c's
+ * runq.c and ggml's Q8_0 group weights): 1.125 bytes per weight instead of
+ * 4, for models whose decode is bound by memory bandwidth (stories15M and
+ * up: bench/README.md). Not exact: logits move by the quantisation error
+ * (tests/llm: within 1e-4 of an fp32 decode of the dequantised weights).
+ * The token embeddings, norms and biases stay fp32. */
+typedef enum { VIMO_LLAMA_WEIGHTS_F32 = 0, VIMO_LLAMA_WEIGHTS_Q8 = 1 } vimo_llama_weights;
+#define VIMO_LLAMA_Q8_GROUP 32
+
+typedef struct vimo_llama_decoder_opts {
+    int max_pos;                /* as vimo_llama_decoder_new */
+    int n_threads;              /* as vimo_llama_decoder_new */
+    vimo_llama_weights weights; /* F32 (0) or Q8 */
+} vimo_llama_decoder_opts;
+
+/* vimo_llama_decoder_new with options (NULL: all zero, i.e. its defaults).
+ * Errors: VIMO_ERR_INVALID (NULL m/out, unknown weights), VIMO_ERR_NOMEM. */
+vimo_status vimo_llama_decoder_new_opts(const vimo_llama_model *m, const vimo_llama_decoder_opts *o,
+                                        vimo_llama_decoder **out);
+/* The weight storage of d. */
+vimo_llama_weights vimo_llama_decoder_weights(const vimo_llama_decoder *d);
 void vimo_llama_decoder_free(vimo_llama_decoder *d);
 
 /* Forgets the KV cache: the next step is position 0. */

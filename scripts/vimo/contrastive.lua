@@ -68,13 +68,9 @@ function M.new(o)
     self.heads[m] = h
     for _, p in ipairs(h.params) do self.params[#self.params + 1] = p end
   end
-  -- rmsnorm with a constant unit gain gives x / rms(x) = sqrt(dim) x / |x|.
-  self.unit = vimo.zeros(o.dim)
-  self.unit:fill(1.0)
   self.device = o.device or "cpu"
   if self.device ~= "cpu" then
     for _, p in ipairs(self.params) do p.tensor:move(self.device) end
-    self.unit:move(self.device)
   end
   return self
 end
@@ -86,7 +82,7 @@ end
 
 -- (B, dim) rows scaled to length sqrt(dim).
 function Head:normed(ctx, x)
-  return vimo.rmsnorm(ctx, x, self.unit, 1e-6)
+  return nn.unit_rms(ctx, x, self.device)
 end
 
 --- Text embeddings (B, dim) of the captions: mean of the token embeddings.

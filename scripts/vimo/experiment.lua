@@ -170,14 +170,16 @@ end
 -- every step, through that head; of the others, which share the caption
 -- head, one drawn per step. nil if no cats.
 function M.qa_views(batch, rng, cats, model, m)
+  if #cats == 0 then return nil end
   local headed, shared = {}, {}
   for _, cat in ipairs(cats) do
     local list = model:attribute_head(m, cat) and headed or shared
     list[#list + 1] = cat
   end
-  if #cats == 0 then return nil end
-  local pick = rng:below(#cats) -- one draw per step, whatever the heads
-  if #shared > 0 then headed[#headed + 1] = shared[pick % #shared + 1] end
+  -- One rng:below call per step, as before heads existed (below(#cats) when
+  -- every category has a head), so those runs keep their random stream.
+  local pick = rng:below(#shared > 0 and #shared or #cats)
+  if #shared > 0 then headed[#headed + 1] = shared[pick + 1] end
   local views = {}
   for k, cat in ipairs(headed) do
     local head = model:attribute_head(m, cat)
@@ -340,11 +342,21 @@ function M.main(def, overrides)
       local contrastive = require "vimo.contrastive"
       for k, m in ipairs(model.modalities) do
         local epochs = m == "video" and opt.contrast_video_epochs or opt.contrast_epochs
+        -- An attribute head no stage-0 view trains stays a random projection.
+        for _, a in ipairs(model.attr[m]) do
+          local in_qa = false
+          for _, c in ipairs(qa_cats) do in_qa = in_qa or c == a.cat end
+          if epochs <= 0 or not in_qa then
+            env.note(("contrast: the %s attribute token of %s is not trained in stage 0 (%s)"):format(a.cat, m,
+              epochs <= 0 and "stage 0 skipped" or "not in contrast_qa"))
+          end
+        end
         if epochs <= 0 then
           out[m] = {skipped = true}
         else
+          -- The caption space has the encoder's width, as the attribute heads do.
           local head = contrastive.new{modalities = {m}, enc_dims = {[m] = model.enc[m]:out_dim()},
-                                       tokenizer = model.tok, dim = opt.enc_dim, temp = opt.contrast_temp,
+                                       tokenizer = model.tok, dim = model.enc[m]:out_dim(), temp = opt.contrast_temp,
                                        device = model.device,
                                        rng = vimo.rng(opt.seed + 91 + k)}
           model.enc[m]:unfreeze()

@@ -128,13 +128,13 @@ end
 -- Parameters of modality m's attribute heads, as a module.
 function Model:attribute_module(m)
   local params = {}
-  for _, a in ipairs(self.attr[m]) do
+  for _, a in ipairs(self.attr[m] or {}) do
     for _, p in ipairs(a.head.params) do params[#params + 1] = p end
   end
   return {params = params, train = function() end}
 end
 
---- Moves every parameter of the LLM, encoders and projectors to device
+--- Moves every parameter of the LLM, encoders, projectors and attribute heads to device
 -- (in place; LoRA adapters added later follow their base weights). Call
 -- before the optimiser's groups are made. Raises an error naming the
 -- device when it can not be used (no backend plugin, no GPU).
@@ -269,28 +269,14 @@ function Model:with_summary(ctx, m, tok)
   local parts = {tok}
   if self.opt.pooled_token then parts[2] = vimo.reshape(ctx, pooled, {sh[1], 1, sh[3]}) end
   for _, a in ipairs(self.attr[m]) do
-    local z = M.unit_rms(ctx, a.head.forward(ctx, pooled), self.device)
+    local z = nn.unit_rms(ctx, a.head.forward(ctx, pooled), self.device)
     parts[#parts + 1] = vimo.reshape(ctx, z, {sh[1], 1, sh[3]})
   end
   if #parts == 1 then return tok end
   return vimo.concat(ctx, parts, 1)
 end
 
-local unit_gain = {}
---- Rows of x (B, E) scaled to unit RMS (length sqrt(E)): rmsnorm with a
--- constant unit gain (one per width and device, made once).
-function M.unit_rms(ctx, x, device)
-  local E = x:shape()[2]
-  device = device or "cpu"
-  local key = device .. ":" .. E
-  if not unit_gain[key] then
-    local g = vimo.zeros(E)
-    g:fill(1.0)
-    if device ~= "cpu" then g:move(device) end
-    unit_gain[key] = g
-  end
-  return vimo.rmsnorm(ctx, x, unit_gain[key], 1e-6)
-end
+
 
 -- Encoder tokens (B, N, E) of one modality.
 function Model:encode_modality(ctx, m, clips, rng, train)

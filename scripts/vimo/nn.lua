@@ -3,6 +3,7 @@ vimo/nn.lua - small building blocks for experiments written in Lua.
 
   nn.linear{inp = 64, out = 10, rng = r, name = "head"}  -- y = x W^T + b
   nn.plugin_module(inst, "encoder")                      -- a plugin as a module
+  nn.unit_rms(ctx, x, device)                            -- rows scaled to unit RMS
 
 A module is a table with `params` (a list of {name=, tensor=} with unique,
 prefixed names: what optimisers and checkpoints take) and `train(on)`.
@@ -48,6 +49,22 @@ function M.plugin_module(inst, prefix)
   end
   function m.train(on) inst:train(on) end
   return m
+end
+
+local unit_gain = {}
+--- Rows of x (B, E) scaled to unit RMS, i.e. to length sqrt(E): rmsnorm with
+-- a constant unit gain (one per width and device, made once and kept).
+function M.unit_rms(ctx, x, device)
+  local E = x:shape()[2]
+  device = device or "cpu"
+  local key = device .. ":" .. E
+  if not unit_gain[key] then
+    local g = vimo.zeros(E)
+    g:fill(1.0)
+    if device ~= "cpu" then g:move(device) end
+    unit_gain[key] = g
+  end
+  return vimo.rmsnorm(ctx, x, unit_gain[key], 1e-6)
 end
 
 --- Concatenates the parameter lists of several modules (names must differ).

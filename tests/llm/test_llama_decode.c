@@ -9,7 +9,9 @@
  *    stories260K for 100 positions, logits compared bit for bit, for 1, 2 and
  *    3 threads;
  *  - sampler rules (argmax ties, top-k, top-p, multinomial) on hand-made
- *    distributions; generation stop / prompt forcing; the benchmark.
+ *    distributions; generation stop / prompt forcing; the benchmark;
+ *  - Q8 weights against an fp32 decode of weights quantised and dequantised
+ *    here by the definition in vimo_llama.h.
  * Compiled with -ffp-contract=off like the engine (run.c rounds twice).
  */
 #include <setjmp.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -336,6 +339,120 @@ static void test_bit_exact_llama2c(void **state)
     vimo_llama_free(m);
 }
 
+/* ---- Q8 weights ------------------------------------------------------------------- */
+
+/* Quantise and dequantise rows (rows, cols) in place, by vimo_llama.h's Q8
+ * definition written out here: per row and group of 32 columns, scale =
+ * max |w| / 127, q = roundf(w / scale), w' = q * scale. */
+static void qdq_rows(float *w, long rows, long cols)
+{
+    for (long r = 0; r < rows; r++)
+        for (long j0 = 0; j0 < cols; j0 += 32) {
+            float *g = w + r * cols + j0, amax = 0.0f;
+            long n = cols - j0 < 32 ? cols - j0 : 32;
+            for (long j = 0; j < n; j++) amax = fmaxf(amax, fabsf(g[j]));
+            float scale = amax / 127.0f;
+            for (long j = 0; j < n; j++) g[j] = scale > 0.0f ? roundf(g[j] / scale) * scale : 0.0f;
+        }
+}
+
+/* stories260K with every matrix the engine streams dequantised, as an untied
+ * llama2.c file (token embeddings exact, classifier = dequantised copy). */
+static void write_qdq_stories(const char *out)
+{
+    FILE *f = fopen(STORIES, "rb");
+    assert_non_null(f);
+    int32_t h[7];
+    assert_int_equal(fread(h, sizeof h, 1, f), 1);
+    long C = h[0], H = h[1], L = h[2], nh = h[3], nkv = h[4], V = labs(h[5]), seq = h[6];
+    long K = C / nh * nkv, hs = C / nh;
+    assert_true(h[5] > 0); /* shared classifier: wcls = the embeddings */
+    long n = V * C + L * C + L * C * C + 2 * L * K * C + L * C * C + L * C + 3 * L * H * C + C + seq * hs;
+    float *w = malloc((size_t)(n + V * C) * sizeof *w);
+    assert_non_null(w);
+    assert_int_equal(fread(w, sizeof *w, (size_t)n, f), (size_t)n);
+    fclose(f);
+    float *p = w + V * C + L * C; /* wq, wk, wv, wo (out rows, in cols per layer) */
+    qdq_rows(p, L * C, C), p += L * C * C;
+    qdq_rows(p, L * K, C), p += L * K * C;
+    qdq_rows(p, L * K, C), p += L * K * C;
+    qdq_rows(p, L * C, C), p += L * C * C + L * C; /* then rms_ffn */
+    qdq_rows(p, L * H, C), p += L * H * C;         /* w1 (gate) */
+    qdq_rows(p, L * C, H), p += L * C * H;         /* w2 (down) */
+    qdq_rows(p, L * H, C);                         /* w3 (up) */
+    memcpy(w + n, w, (size_t)(V * C) * sizeof *w); /* wcls */
+    qdq_rows(w + n, V, C);
+    h[5] = -(int32_t)V;
+    f = fopen(out, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(h, sizeof h, 1, f), 1);
+    assert_int_equal(fwrite(w, sizeof *w, (size_t)(n + V * C), f), (size_t)(n + V * C));
+    fclose(f);
+    free(w);
+}
+
+/* The Q8 engine on stories260K against the fp32 engine on the weights
+ * dequantised here: the same numbers up to float summation order (1e-4 of
+ * the largest logit), step by step on the reference's greedy tokens, with 1
+ * and 2 threads and with the portable kernel (VIMO_Q8_KERNEL=generic); and
+ * the error it makes against the exact fp32 logits. */
+static void test_q8_weights(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/vimo_q8_ref_%ld.bin", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+             (long)getpid());
+    write_qdq_stories(path);
+    vimo_llama_model *m = load(STORIES), *ref = load(path);
+    remove(path);
+    int V = m->cfg.vocab_size, steps = 64;
+    for (int run = 0; run < 3; run++) { /* 1 and 2 threads, then the portable kernel */
+        int threads = run == 1 ? 2 : 1;
+        if (run == 2) setenv("VIMO_Q8_KERNEL", "generic", 1);
+        vimo_llama_decoder *dq = NULL, *dr = NULL, *d32 = NULL;
+        vimo_llama_decoder_opts o = {.max_pos = steps, .n_threads = threads, .weights = VIMO_LLAMA_WEIGHTS_Q8};
+        assert_int_equal(vimo_llama_decoder_new_opts(m, &o, &dq), VIMO_OK);
+        assert_int_equal(vimo_llama_decoder_weights(dq), VIMO_LLAMA_WEIGHTS_Q8);
+        assert_int_equal(vimo_llama_decoder_new(ref, steps, threads, &dr), VIMO_OK);
+        assert_int_equal(vimo_llama_decoder_new(m, steps, threads, &d32), VIMO_OK);
+        int token = 1;
+        double worst = 0;
+        for (int pos = 0; pos < steps; pos++) {
+            assert_int_equal(vimo_llama_decoder_step(dq, token), VIMO_OK);
+            assert_int_equal(vimo_llama_decoder_step(dr, token), VIMO_OK);
+            assert_int_equal(vimo_llama_decoder_step(d32, token), VIMO_OK);
+            const float *lq = vimo_llama_decoder_logits(dq), *lr = vimo_llama_decoder_logits(dr);
+            const float *l32 = vimo_llama_decoder_logits(d32);
+            char what[64];
+            snprintf(what, sizeof what, "q8 vs dequantised fp32, %d threads, pos %d", threads, pos);
+            if (pos % 16 == 0 || pos == steps - 1) expect_close(lq, lr, V, 1e-4, what);
+            else {
+                double md = 0, mx = 1;
+                for (int i = 0; i < V; i++) md = fmax(md, fabs((double)lq[i] - lr[i])), mx = fmax(mx, fabs(lr[i]));
+                assert_true(md < 1e-4 * mx);
+            }
+            for (int i = 0; i < V; i++) worst = fmax(worst, fabs((double)lq[i] - l32[i]));
+            int best = 0;
+            for (int i = 1; i < V; i++)
+                if (lr[i] > lr[best]) best = i;
+            token = best;
+        }
+        printf("q8 (%s kernel) vs exact fp32 weights, %d threads: max |dlogit| %.3g over %d steps\n",
+               run == 2 ? "generic" : "default", threads, worst, steps);
+        unsetenv("VIMO_Q8_KERNEL");
+        assert_true(worst > 0); /* it is quantised */
+        vimo_llama_decoder_free(dq);
+        vimo_llama_decoder_free(dr);
+        vimo_llama_decoder_free(d32);
+    }
+    vimo_llama_decoder *bad = NULL;
+    vimo_llama_decoder_opts o = {.weights = (vimo_llama_weights)7};
+    assert_int_equal(vimo_llama_decoder_new_opts(m, &o, &bad), VIMO_ERR_INVALID);
+    assert_null(bad);
+    vimo_llama_free(ref);
+    vimo_llama_free(m);
+}
+
 /* ---- sampler --------------------------------------------------------------------- */
 
 static void test_sampler(void **state)
@@ -397,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_hf_logits),      cmocka_unit_test(test_prefix_embeddings),
         cmocka_unit_test(test_greedy_generate), cmocka_unit_test(test_bit_exact_llama2c),
         cmocka_unit_test(test_sampler),        cmocka_unit_test(test_bench),
+        cmocka_unit_test(test_q8_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

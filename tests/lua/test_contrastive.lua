@@ -108,6 +108,11 @@ local cap = head2:info_nce(ctx, head2:normed(ctx, head2.heads.motion.forward(ctx
 local view = head2:info_nce(ctx, head2:normed(ctx, vhead.forward(ctx, pooled)), head2:encode_text(ctx, vtexts), keys)
 check.near(with:item(), cap:item() + view:item(), 1e-5, "a view with its own head goes through it")
 check.ok(math.abs(with:item() - shared:item()) > 1e-3, "and not through the caption head")
+ctx:backward(with)
+local g = vhead.weight:grad()
+local gn = 0.0
+for _, row in ipairs(g or {}) do for _, v in ipairs(row) do gn = gn + v * v end end
+check.ok(gn > 0, "the view's head gets a gradient")
 ctx:close()
 -- False-negative mask: -1e4 exactly where two different rows share a group.
 local m = contrastive.false_negative_mask({"a", "b", "a"}):totable()

@@ -47,6 +47,21 @@ check.ok(views[2].heads == nil, "the other category uses the caption head")
 check.eq(views[2].keys[1], "speed=slow", "drawn index 1 of the headless (action, speed): speed")
 
 rng = fake_rng{0}
+views = experiment.qa_views(batch, rng, {"style", "action", "speed"}, model, "motion")
+check.eq(views[2].keys[2], "action=wave", "index 0 of the headless pair: action (uniform over them)")
+
+-- The draw is below(#headless): with a real rng, the same stream as a plain
+-- below(2) call, and never an index past the headless list.
+local vimo = require "vimo"
+local real, twin = vimo.rng(7), vimo.rng(7)
+for _ = 1, 200 do
+  views = experiment.qa_views(batch, real, {"style", "action", "speed"}, model, "motion")
+  local want = ({"action=walk", "speed=slow"})[twin:below(2) + 1]
+  if views[2].keys[1] ~= want then check.ok(false, "the draw picks " .. views[2].keys[1] .. ", want " .. want) end
+end
+check.eq(real:below(1000), twin:below(1000), "one below(2) per step: the streams stay together")
+
+rng = fake_rng{0}
 views = experiment.qa_views(batch, rng, {"action", "speed"}, model, "motion")
 check.eq(#views, 1, "no heads: one category per step")
 check.eq(views[1].keys[2], "action=wave", "drawn index 0: action")
