@@ -181,13 +181,15 @@ static mvq_fn mvq_kernel(void)
     return mvq_generic;
 }
 
+/* The Q8 scales (groups, w) of the chunk whose values start at off. */
+static float *chunk_scales(const pmat *pm, size_t off) { return pm->qs + off / (size_t)pm->cols * (size_t)pm->groups; }
+
 static void mvq_part(const pmat *pm, int p, const float *x, float *y)
 {
     const mvq_fn k = pm->mvq;
     for (int c = pm->part[p]; c < pm->part[p + 1]; c++) {
         const pchunk *ch = &pm->chunk[c];
-        k(y + ch->row0, pm->q + ch->off, pm->qs + ch->off / (size_t)pm->cols * (size_t)pm->groups, x, pm->cols,
-          ch->w);
+        k(y + ch->row0, pm->q + ch->off, chunk_scales(pm, ch->off), x, pm->cols, ch->w);
     }
 }
 
@@ -261,8 +263,7 @@ static void pack_row(pmat *pm, const float *src, size_t off, int w, int k)
 {
     if (!src) return;
     if (pm->q) {
-        quantize_row(src, pm->cols, pm->q + off + (size_t)k, pm->qs + off / (size_t)pm->cols * (size_t)pm->groups + k,
-                     (size_t)w);
+        quantize_row(src, pm->cols, pm->q + off + (size_t)k, chunk_scales(pm, off) + k, (size_t)w);
         return;
     }
     for (int j = 0; j < pm->cols; j++) pm->data[off + (size_t)j * (size_t)w + (size_t)k] = src[j];

@@ -264,6 +264,7 @@ end
 -- (pooled_token) and the A attribute heads of the mean, each scaled to
 -- unit RMS as stage 0 trained them, appended.
 function Model:with_summary(ctx, m, tok)
+  if not self.opt.pooled_token and #self.attr[m] == 0 then return tok end
   local sh = tok:shape()
   local pooled = vimo.mean(ctx, tok, 1) -- (B, E)
   local parts = {tok}
@@ -272,10 +273,8 @@ function Model:with_summary(ctx, m, tok)
     local z = nn.unit_rms(ctx, a.head.forward(ctx, pooled), self.device)
     parts[#parts + 1] = vimo.reshape(ctx, z, {sh[1], 1, sh[3]})
   end
-  if #parts == 1 then return tok end
   return vimo.concat(ctx, parts, 1)
 end
-
 
 
 -- Encoder tokens (B, N, E) of one modality.
