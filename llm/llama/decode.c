@@ -13,10 +13,10 @@
  *  - q/k/v, and gate/up, are fused into one packed matrix each.
  *  - keys are cached transposed per kv head, so attention scores vectorise
  *    across positions (each score is still q[0]k[0] + q[1]k[1] + ... in order);
- *    the softmax division is done where the weights are used, and the value
- *    sums of several heads are interleaved.
- *  - expf is libm's, called once per score as in run.c: it is about a third of
- *    a stories260K step at 256 positions, the price of bit-exactness.
+ *    the softmax sums of several heads run interleaved (each still in t
+ *    order), the divisions vectorise, and so do the value sums across heads.
+ *  - expf runs 8 values at a time with glibc's own algorithm and rounding
+ *    (expf.c), so softmax and SwiGLU round exactly as run.c's scalar calls.
  *  - one OpenMP parallel region per step with barriers between phases;
  *    activations that every thread needs (the residual stream, the norms) are
  *    recomputed per thread instead of shared, which saves barriers.
@@ -371,11 +371,10 @@ void llama_softmax(float *x, int n)
     float max = x[0];
     for (int i = 1; i < n; i++)
         if (x[i] > max) max = x[i];
+    for (int i = 0; i < n; i++) x[i] -= max;
+    llama_expf_n(x, n);
     float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
-        sum += x[i];
-    }
+    for (int i = 0; i < n; i++) sum += x[i];
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
@@ -426,23 +425,22 @@ KERNEL_CLONES static float scores(float *restrict att, const float *restrict q, 
 }
 
 /* out[b] = sum over t of (att[b][t] / den[b]) * v_b[t] for NB heads b (rows
- * of att with stride mp; v_b = vp[b] + t * K): run.c's softmax division
- * (att[t] /= sum) done where the value is used, then each sum in t order
- * from 0.0f as run.c's xb[i] += a * v[i]. NB heads at once give NB
+ * of att with stride mp, already divided by their sums; v_b = vp[b] + t * K):
+ * each sum in t order from 0.0f as run.c's xb[i] += a * v[i]. NB heads at once give NB
  * independent dependency chains. GCC vector types: the loop vectoriser packs
  * this badly. */
 typedef float v8f __attribute__((vector_size(32)));
 
 #define AV_KERNEL(HS, NB)                                                                                        \
     KERNEL_CLONES static void av_##HS##_##NB(float *restrict out, const float *restrict att, int mp,           \
-                                             const float *restrict den, const float *const *vp, int K, int n)  \
+                                             const float *const *vp, int K, int n)                             \
     {                                                                                                            \
         v8f acc[NB][HS / 8];                                                                                     \
         for (int b = 0; b < NB; b++)                                                                             \
             for (int k = 0; k < HS / 8; k++) acc[b][k] = (v8f){0};                                               \
         for (int t = 0; t < n; t++)                                                                              \
             for (int b = 0; b < NB; b++) {                                                                       \
-                const float a = att[(size_t)b * mp + t] / den[b];                                                \
+                const float a = att[(size_t)b * mp + t];                                                         \
                 const float *v = vp[b] + (size_t)t * K;                                                          \
                 for (int k = 0; k < HS / 8; k++) {                                                               \
                     v8f vk;                                                                                      \
@@ -462,17 +460,16 @@ AV_KERNEL(64, 1)
 AV_KERNEL(128, 1)
 
 /* Any head size, one head. */
-static void av_generic(float *restrict out, const float *restrict att, float den, const float *restrict v, int K,
-                       int n, int hs)
+static void av_generic(float *restrict out, const float *restrict att, const float *restrict v, int K, int n, int hs)
 {
     memset(out, 0, (size_t)hs * sizeof *out);
     for (int t = 0; t < n; t++) {
-        const float a = att[t] / den;
+        const float a = att[t];
         for (int i = 0; i < hs; i++) out[i] += a * v[(size_t)t * K + i];
     }
 }
 
-/* att_out[h] = sum_t (att[h][t] / hsum[h]) v[t][kv(h)] for heads h0..h1. */
+/* att_out[h] = sum_t att[h][t] v[t][kv(h)] for heads h0..h1. */
 static void attend_values(vimo_llama_decoder *d, const float *vc, int h0, int h1, int n)
 {
     int hs = d->hs, mp = d->max_pos, nb = hs <= 16 ? 4 : hs == 32 ? 2 : 1;
@@ -481,22 +478,57 @@ static void attend_values(vimo_llama_decoder *d, const float *vc, int h0, int h1
         int k = h1 - h >= nb ? nb : 1;
         for (int b = 0; b < k; b++) vp[b] = vc + ((h + b) / d->kv_mul) * hs;
         float *out = d->att_out + h * hs;
-        const float *att = d->att + (size_t)h * mp, *den = d->hsum + h;
+        const float *att = d->att + (size_t)h * mp;
         int done = 1;
         switch (hs * 8 + k) {
-        case 8 * 8 + 4: av_8_4(out, att, mp, den, vp, d->K, n); break;
-        case 8 * 8 + 1: av_8_1(out, att, mp, den, vp, d->K, n); break;
-        case 16 * 8 + 4: av_16_4(out, att, mp, den, vp, d->K, n); break;
-        case 16 * 8 + 1: av_16_1(out, att, mp, den, vp, d->K, n); break;
-        case 32 * 8 + 2: av_32_2(out, att, mp, den, vp, d->K, n); break;
-        case 32 * 8 + 1: av_32_1(out, att, mp, den, vp, d->K, n); break;
-        case 64 * 8 + 1: av_64_1(out, att, mp, den, vp, d->K, n); break;
-        case 128 * 8 + 1: av_128_1(out, att, mp, den, vp, d->K, n); break;
+        case 8 * 8 + 4: av_8_4(out, att, mp, vp, d->K, n); break;
+        case 8 * 8 + 1: av_8_1(out, att, mp, vp, d->K, n); break;
+        case 16 * 8 + 4: av_16_4(out, att, mp, vp, d->K, n); break;
+        case 16 * 8 + 1: av_16_1(out, att, mp, vp, d->K, n); break;
+        case 32 * 8 + 2: av_32_2(out, att, mp, vp, d->K, n); break;
+        case 32 * 8 + 1: av_32_1(out, att, mp, vp, d->K, n); break;
+        case 64 * 8 + 1: av_64_1(out, att, mp, vp, d->K, n); break;
+        case 128 * 8 + 1: av_128_1(out, att, mp, vp, d->K, n); break;
         default: done = 0;
         }
         if (!done)
-            for (int b = 0; b < k; b++) av_generic(out + b * hs, att + (size_t)b * mp, den[b], vp[b], d->K, n, hs);
+            for (int b = 0; b < k; b++) av_generic(out + b * hs, att + (size_t)b * mp, vp[b], d->K, n, hs);
         h += k;
+    }
+}
+
+KERNEL_CLONES static void subtract(float *restrict x, int n, float v)
+{
+    for (int t = 0; t < n; t++) x[t] -= v;
+}
+
+KERNEL_CLONES static void divide(float *restrict x, int n, float v)
+{
+    for (int t = 0; t < n; t++) x[t] /= v;
+}
+
+/* sums[b] = x_b[0] + x_b[1] + ... in t order from 0.0f (run.c's softmax sum)
+ * for the nb rows x_b = x + b * mp; rows interleaved, so that their
+ * dependency chains overlap. */
+static void ordered_sums(const float *x, int mp, int nb, int n, float *sums)
+{
+    int b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        const float *r0 = x + (size_t)b * mp, *r1 = r0 + mp, *r2 = r1 + mp, *r3 = r2 + mp;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        for (int t = 0; t < n; t++) {
+            s0 += r0[t];
+            s1 += r1[t];
+            s2 += r2[t];
+            s3 += r3[t];
+        }
+        sums[b] = s0, sums[b + 1] = s1, sums[b + 2] = s2, sums[b + 3] = s3;
+    }
+    for (; b < nb; b++) {
+        const float *r = x + (size_t)b * mp;
+        float s = 0.0f;
+        for (int t = 0; t < n; t++) s += r[t];
+        sums[b] = s;
     }
 }
 
@@ -516,17 +548,15 @@ static void attend(vimo_llama_decoder *d, int l, int g0, int g1, int pos)
         for (int i = 0; i < hs; i++) kT[(size_t)i * mp + pos] = k[i];
         memcpy(vc + (size_t)pos * d->K + g * hs, d->qkv_out + d->Q + d->K + g * hs, (size_t)hs * sizeof(float));
     }
-    for (int h = h0; h < h1; h++) {
-        float *q = d->qkv_out + h * hs;
+    for (int h = h0; h < h1; h++) { /* run.c softmax: max, expf(x - max), sum, divide */
+        float *q = d->qkv_out + h * hs, *x = att + (size_t)h * mp;
         rope(q, c, s, hs, d->rope);
-        float mx = scores(att + (size_t)h * mp, q, kT0 + (size_t)(h / d->kv_mul) * hs * mp, hs, n, mp, d->sqrt_hs);
-        float *x = att + (size_t)h * mp, sum = 0.0f; /* run.c softmax, the division comes in attend_values */
-        for (int t = 0; t < n; t++) {
-            x[t] = expf(x[t] - mx);
-            sum += x[t];
-        }
-        d->hsum[h] = sum;
+        float mx = scores(x, q, kT0 + (size_t)(h / d->kv_mul) * hs * mp, hs, n, mp, d->sqrt_hs);
+        subtract(x, n, mx);
+        llama_expf_n(x, n);
     }
+    ordered_sums(att + (size_t)h0 * mp, mp, h1 - h0, n, d->hsum + h0);
+    for (int h = h0; h < h1; h++) divide(att + (size_t)h * mp, n, d->hsum[h]);
     attend_values(d, vc, h0, h1, n);
 }
 
@@ -534,13 +564,17 @@ static void swiglu_part(vimo_llama_decoder *d, int l, int p)
 {
     int r0, r1;
     part_rows(&d->gu[l], p, &r0, &r1);
-    for (int r = r0; r < r1; r += 2 * PANEL)
-        for (int k = 0; k < PANEL; k++) {
+    float e[PANEL];
+    for (int r = r0; r < r1; r += 2 * PANEL) {
+        for (int k = 0; k < PANEL; k++) e[k] = -d->gu_out[r + k];
+        llama_expf_n(e, PANEL);
+        for (int k = 0; k < PANEL; k++) { /* run.c: val *= 1 / (1 + expf(-val)); val *= up */
             float val = d->gu_out[r + k];
-            val *= (1.0f / (1.0f + expf(-val)));
+            val *= (1.0f / (1.0f + e[k]));
             val *= d->gu_out[r + PANEL + k];
             d->hb[r / 2 + k] = val;
         }
+    }
 }
 
 static void add_bias_part(vimo_llama_decoder *d, int l, int p)
@@ -674,6 +708,7 @@ vimo_status vimo_llama_decoder_new_opts(const vimo_llama_model *m, const vimo_ll
         return vimo_error(VIMO_ERR_INVALID, "llama decoder: unknown weight storage %d", (int)o->weights);
     int max_pos = o->max_pos, n_threads = o->n_threads;
     const vimo_llama_config *c = &m->cfg;
+    llama_expf_init();
     vimo_llama_decoder *d = calloc(1, sizeof *d);
     if (!d) return vimo_error(VIMO_ERR_NOMEM, "llama decoder: out of memory");
     d->m = m;

@@ -31,9 +31,10 @@
  *
  * Exactness. The engine does every floating-point operation of run.c in the
  * same order (sequential fp32 dot products, no FMA contraction, the same libm
- * calls), vectorised across output rows and positions only; with the same
- * libm its logits are bit-identical to run.c compiled without -ffast-math,
- * for any thread count. Shapes below: C = dim, Q = n_heads * head_dim,
+ * results: expf is glibc's algorithm run 8-wide, proven equal to libm's, see
+ * expf.c), vectorised across output rows, positions and heads only; with the
+ * same libm its logits are bit-identical to run.c compiled without
+ * -ffast-math, for any thread count. Shapes below: C = dim, Q = n_heads * head_dim,
  * K = n_kv_heads * head_dim, H = hidden_dim, V = vocab_size.
  *
  * Not here (phase 2): autograd/LoRA training, batched prefill through
