@@ -47,6 +47,8 @@ struct vimo_video {
     int64_t frame_dur; /* one frame, stream time base, >= 1                 */
     int64_t deadline_us;
     int timeout_ms;
+    int threads;       /* decoder threads, as opened                        */
+    int workers;       /* readers sample_clip may use at once (>= 1)        */
     vv_scaler sc;
     uint8_t *rgb;      /* resize scratch                                    */
     size_t rgb_cap;
@@ -288,7 +290,14 @@ vimo_status vimo_video_open(vimo_video **out, const char *path, const vimo_video
         free(v);
         return vimo_error(VIMO_ERR_NOMEM, "video: %s: reader", path);
     }
-    int threads = opts && opts->threads > 0 ? opts->threads : DEFAULT_THREADS;
+    v->workers = opts && opts->workers > 0 ? opts->workers : 1;
+    if (v->workers > VIMO_VIDEO_MAX_WORKERS) {
+        st = vimo_error(VIMO_ERR_INVALID, "video: %s: %d workers (at most %d)", path, v->workers,
+                        VIMO_VIDEO_MAX_WORKERS);
+        goto fail;
+    }
+    /* Several workers share the cores: one decoder thread each by default. */
+    v->threads = opts && opts->threads > 0 ? opts->threads : v->workers > 1 ? 1 : DEFAULT_THREADS;
     v->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     v->cur_ts = v->last_out = v->max_pkt_pts = AV_NOPTS_VALUE;
     vv_quiet_ffmpeg_logs();
@@ -305,7 +314,7 @@ vimo_status vimo_video_open(vimo_video **out, const char *path, const vimo_video
     const AVCodec *codec = NULL;
     VIMO_TRY(open_input(v, &codec));
     VIMO_TRY(fill_info(v));
-    VIMO_TRY(open_decoder(v, codec, threads));
+    VIMO_TRY(open_decoder(v, codec, v->threads));
     v->positioned = 0;
     v->deadline_us = 0;
     *out = v;
@@ -615,20 +624,15 @@ vimo_status vimo_video_read_rgb(vimo_video *v, double t_s, uint8_t *rgb, double 
     return st;
 }
 
-vimo_status vimo_video_sample_clip(vimo_video *v, int n, int size, float *out, uint8_t *crops,
-                                   double *t_frame)
+/* Samples t[lo..hi) in order; sample i goes to slice i of out, crops and
+ * t_frame (each may be NULL). One deadline for the whole range. */
+vimo_status vv_sample_range(vimo_video *v, const double *t, int lo, int hi, int size, float *out,
+                            uint8_t *crops, double *t_frame)
 {
-    if (!v) return vimo_error(VIMO_ERR_INVALID, "video_sample_clip: NULL reader");
-    if (n < 1 || n > VIMO_VIDEO_MAX_SAMPLES || size < 1 || size > VIMO_VIDEO_MAX_OUT_SIZE)
-        return vimo_error(VIMO_ERR_INVALID, "video: %s: n=%d size=%d out of range (1..%d, 1..%d)",
-                          v->path, n, size, VIMO_VIDEO_MAX_SAMPLES, VIMO_VIDEO_MAX_OUT_SIZE);
     vimo_status st = VIMO_OK;
-    double *t = malloc(sizeof *t * (size_t)n);
-    if (!t) return vimo_error(VIMO_ERR_NOMEM, "video: %s: %d times", v->path, n);
-    VIMO_TRY(vimo_video_sample_times(v->info.duration_s, n, t));
     arm_deadline(v);
     size_t plane = (size_t)3 * size * size;
-    for (int i = 0; i < n; i++) {
+    for (int i = lo; i < hi; i++) {
         VIMO_TRY(frame_at(v, t[i], t_frame ? &t_frame[i] : NULL));
         double t0 = vv_now_ms();
         int rw, rh; /* per frame: a stream may change size midway */
@@ -640,9 +644,72 @@ vimo_status vimo_video_sample_clip(vimo_video *v, int n, int size, float *out, u
     }
 fail:
     v->deadline_us = 0;
+    return st;
+}
+
+vimo_status vimo_video_sample_clip(vimo_video *v, int n, int size, float *out, uint8_t *crops,
+                                   double *t_frame)
+{
+    if (!v) return vimo_error(VIMO_ERR_INVALID, "video_sample_clip: NULL reader");
+    if (n < 1 || n > VIMO_VIDEO_MAX_SAMPLES || size < 1 || size > VIMO_VIDEO_MAX_OUT_SIZE)
+        return vimo_error(VIMO_ERR_INVALID, "video: %s: n=%d size=%d out of range (1..%d, 1..%d)",
+                          v->path, n, size, VIMO_VIDEO_MAX_SAMPLES, VIMO_VIDEO_MAX_OUT_SIZE);
+    vimo_status st = VIMO_OK;
+    double *t = malloc(sizeof *t * (size_t)n);
+    if (!t) return vimo_error(VIMO_ERR_NOMEM, "video: %s: %d times", v->path, n);
+    VIMO_TRY(vimo_video_sample_times(v->info.duration_s, n, t));
+    if (v->workers > 1 && n > 1) st = vv_sample_groups(v, t, n, size, out, crops, t_frame);
+    else st = vv_sample_range(v, t, 0, n, size, out, crops, t_frame);
+fail:
     free(t);
     return st;
 }
+
+/* ---- what parallel.c needs of a reader --------------------------------------- */
+
+int vv_workers(const vimo_video *v) { return v->workers; }
+
+const char *vv_path(const vimo_video *v) { return v->path; }
+
+int vv_keyframe_span(const vimo_video *v, double t_s, double *kf_s, double *frame_s)
+{
+    if (v->si < 0 || !v->st || avformat_index_get_entries_count(v->st) <= 0) return 0;
+    /* The same lookup should_seek uses, so groups split where W = 1 seeks. */
+    const AVIndexEntry *kf = avformat_index_get_entry_from_timestamp(
+        v->st, seconds_to_ts(v, t_s), AVSEEK_FLAG_BACKWARD);
+    *kf_s = kf ? tb_seconds(v, kf->timestamp) : 0.0; /* before the first entry: the start */
+    *frame_s = tb_seconds(v, v->start + v->frame_dur);
+    return 1;
+}
+
+vimo_status vv_open_like(vimo_video **out, const vimo_video *v)
+{
+    vimo_video_opts o = {.threads = v->threads, .timeout_ms = v->timeout_ms, .workers = 1};
+    vimo_status st = vimo_video_open(out, v->path, &o);
+    if (st != VIMO_OK) return st;
+    const vimo_video_info *a = &v->info, *b = &(*out)->info;
+    if (a->width != b->width || a->height != b->height || a->duration_s != b->duration_s ||
+        a->frame_count != b->frame_count || strcmp(a->codec, b->codec) != 0) {
+        vimo_video_free(*out);
+        *out = NULL;
+        return vimo_error(VIMO_ERR_FORMAT, "video: %s: changed while reading (a second reader "
+                          "sees another stream)", v->path);
+    }
+    return VIMO_OK;
+}
+
+void vv_add_stats(vimo_video *v, const vimo_video_stats *s)
+{
+    v->stats.packets_read += s->packets_read;
+    v->stats.frames_decoded += s->frames_decoded;
+    v->stats.packets_skipped += s->packets_skipped;
+    v->stats.seeks += s->seeks;
+    v->stats.decode_ms += s->decode_ms;
+    v->stats.convert_ms += s->convert_ms;
+    v->stats.extra_readers++;
+}
+
+void vv_add_extra_cpu(vimo_video *v, double ms) { v->stats.extra_cpu_ms += ms; }
 
 vimo_status vimo_video_load_clip(const char *path, int n, int size, float *out)
 {

@@ -10,6 +10,7 @@
 #include <libavutil/pixfmt.h>
 
 #include "vimo/status.h"
+#include "vimo/video.h"
 
 struct SwsContext;
 
@@ -27,6 +28,8 @@ void vv_quiet_ffmpeg_logs(void);
 
 /* Monotonic clock in milliseconds. */
 double vv_now_ms(void);
+/* CPU time of the calling thread in milliseconds. */
+double vv_thread_cpu_ms(void);
 
 /* Last path component, for error messages that name the file briefly. */
 const char *vv_basename(const char *path);
@@ -59,5 +62,35 @@ vimo_status vv_scale_to_rgb(vv_scaler *sc, const uint8_t *const src[4],
  * (size, size, 3); either may be NULL. */
 void vv_crop_normalise(const uint8_t *rgb, int rw, int rh, int stride, int size, float *out,
                        uint8_t *crop);
+
+/* ---- GOP-parallel sampling (parallel.c) over a reader (reader.c) ------------ */
+
+/* Samples t[lo..hi) with v, in order, into slices lo..hi-1 of out
+ * (n, 3, size, size), crops (n, size, size, 3) and t_frame (n); any of the
+ * three may be NULL. */
+vimo_status vv_sample_range(vimo_video *v, const double *t, int lo, int hi, int size, float *out,
+                            uint8_t *crops, double *t_frame);
+
+/* vimo_video_sample_clip for opts.workers > 1: t (n) increasing. */
+vimo_status vv_sample_groups(vimo_video *v, const double *t, int n, int size, float *out,
+                             uint8_t *crops, double *t_frame);
+
+int vv_workers(const vimo_video *v);
+const char *vv_path(const vimo_video *v);
+
+/* The keyframe that decoding for time t_s starts from (the last one at or
+ * before it in the container index), in seconds, and one frame period in
+ * seconds. Returns 0 when the container has no index entry for t_s. */
+int vv_keyframe_span(const vimo_video *v, double t_s, double *kf_s, double *frame_s);
+
+/* Opens another reader of v's file with v's options (one worker), and
+ * checks that it sees the same stream. */
+vimo_status vv_open_like(vimo_video **out, const vimo_video *v);
+
+/* Adds the counters of an extra reader (s) into v's; one more extra
+ * reader. */
+void vv_add_stats(vimo_video *v, const vimo_video_stats *s);
+/* Adds one call's largest extra-thread CPU time to v's stats. */
+void vv_add_extra_cpu(vimo_video *v, double ms);
 
 #endif

@@ -26,6 +26,15 @@ for i in 00 01 02; do
   [ "$(probe "$TMP/f/native_$i.png" width,height)" = "340,256" ] || fail "native $i size"
 done
 [ -f "$TMP/f/frame_03.png" ] && fail "wrote more frames than asked"
+# GOP-parallel sampling (2 readers) writes the same crops byte for byte
+"$VIMO" video frames "$CLIP" --n 8 --out "$TMP/w1" > /dev/null || fail "frames --workers 1"
+"$VIMO" video frames "$CLIP" --n 8 --out "$TMP/w2" --workers 2 > /dev/null || fail "frames --workers 2"
+for i in 00 03 07; do
+  cmp -s "$TMP/w1/frame_$i.png" "$TMP/w2/frame_$i.png" || fail "--workers 2 frame $i differs"
+done
+if "$VIMO" video frames "$CLIP" --workers 0 --out "$TMP/w0" 2> /dev/null; then fail "--workers 0 accepted"; fi
+"$VIMO" video time "$CLIP" --repeats 1 --workers 2 > "$TMP/time.txt" || fail "video time --workers 2"
+grep -q "workers=2 (2 used)" "$TMP/time.txt" || fail "time --workers: $(cat "$TMP/time.txt")"
 "$VIMO" video frames "$CLIP" --n 2 --size 64 --out "$TMP/g" > /dev/null || fail "frames --size"
 [ "$(probe "$TMP/g/frame_01.png" width,height)" = "64,64" ] || fail "size 64"
 

@@ -57,9 +57,36 @@
  *   consecutive decode errors.
  *
  *   Threads.  A reader is used by one thread at a time. The decoder uses
- *   opts.threads threads (default 2 = the cores of the reference machine;
- *   frame + slice threading: lower latency for one large clip). A loader
- *   running one reader per core should pass 1 (less CPU per clip).
+ *   opts.threads threads (default 2 = the cores of the reference machine
+ *   when opts.workers <= 1, else 1; frame + slice threading: lower latency
+ *   for one large clip). A loader running one reader per core should pass
+ *   threads = 1 and workers = 1 (less CPU per clip).
+ *
+ *   GOP-parallel sampling (opts.workers = W > 1).  vimo_video_sample_clip
+ *   splits its n sample times into at most W contiguous groups and samples
+ *   them at once: group 0 on the calling thread with the reader itself,
+ *   each other group on a thread of its own (created and joined inside the
+ *   call) with a reader of its own opened on the same path with the same
+ *   options, freed before the call returns. Groups start at different
+ *   keyframe intervals (container index): all samples after one keyframe
+ *   stay in one group, since a second reader would have to decode the same
+ *   frames from that keyframe again; the split minimises the largest
+ *   group's cost (frames from its keyframes to its samples, plus one per
+ *   sample for the preprocessing) with no more groups than that needs. So
+ *   a clip with a single keyframe before its last sample uses one group,
+ *   i.e. exactly the sequential path. Without an index (MPEG-TS, raw
+ *   streams) the samples are split into W equal counts (raw streams, which
+ *   cannot seek, then decode from the start in every reader: no gain). The
+ *   result (pixels, frames chosen, t_frame) is identical to W = 1; a
+ *   failure in any group is returned as its status and message on the
+ *   calling thread (the lowest failing group's, the one W = 1 would have
+ *   met first).
+ *   Thread rule: the call owns its threads (the caller's and up to W - 1
+ *   it starts and joins), and each of its W readers decodes with
+ *   opts.threads threads: keep W * threads <= the cores, and use W = 1
+ *   when the caller already keeps every core busy with a clip of its own.
+ *   pthreads, not OpenMP: no pool spinning after the call, and a call from
+ *   inside a caller's OpenMP region still gets its threads.
  *
  *   Cost.  Exact sampling decodes every reference frame from the keyframe
  *   before each sample to the sample, so it grows with the keyframe
@@ -93,6 +120,7 @@ extern "C" {
 #define VIMO_VIDEO_MAX_SIDE 16384     /* larger frames are refused          */
 #define VIMO_VIDEO_MAX_SAMPLES 4096   /* largest N one call accepts         */
 #define VIMO_VIDEO_MAX_OUT_SIZE 4096  /* largest S                          */
+#define VIMO_VIDEO_MAX_WORKERS 16     /* largest opts.workers               */
 
 /* CLIP normalisation constants, R, G, B. */
 #define VIMO_CLIP_MEAN_R 0.48145466f
@@ -122,26 +150,42 @@ typedef struct vimo_video_info {
     char container[64];  /* FFmpeg demuxer name, "mov,mp4,m4a,3gp,3g2,mj2" */
 } vimo_video_info;
 
-/* Reader options; NULL means defaults. Zero fields take their default. */
+/* Reader options; NULL means defaults. Zero (or negative) fields take
+ * their default. */
 typedef struct vimo_video_opts {
-    int threads;    /* decoder threads, default 2; 1 = single-threaded  */
+    int threads;    /* decoder threads per reader; default 2 when workers
+                     * <= 1, else 1; 1 = single-threaded                  */
     int timeout_ms; /* per-call deadline for I/O, default 30000         */
+    int workers;    /* readers (threads) that vimo_video_sample_clip may
+                     * use at once, 1..VIMO_VIDEO_MAX_WORKERS; default
+                     * 1 = sequential (see "GOP-parallel sampling")       */
 } vimo_video_opts;
 
-/* Counters since open, for benchmarks and tests (never reset). */
+/* Counters since open, for benchmarks and tests (never reset). With
+ * workers > 1 they include the work of the extra readers of
+ * vimo_video_sample_clip, and the times are summed over readers (work
+ * time, about CPU time on a core of its own), not the call's wall time. */
 typedef struct vimo_video_stats {
     int64_t packets_read;    /* video packets demuxed                     */
     int64_t frames_decoded;  /* frames that left the decoder              */
     int64_t packets_skipped; /* packets decoded with AVDISCARD_NONREF     */
     int64_t seeks;           /* container seeks                           */
-    double decode_ms;        /* wall time demuxing + decoding             */
+    double decode_ms;        /* wall time demuxing + decoding, summed     */
     double convert_ms;       /* wall time in swscale + crop + normalise   */
+    int64_t extra_readers;   /* readers opened for GOP-parallel groups
+                              * (groups used = extra_readers + 1 for one
+                              * sample_clip call); their open time is in
+                              * no field above                            */
+    double extra_cpu_ms;     /* per GOP-parallel call, the largest thread
+                              * CPU time among its extra readers' threads
+                              * (open + sample + free), summed over calls */
 } vimo_video_stats;
 
 /* ---- reader -------------------------------------------------------------- */
 
 /* Opens `path` and its best video stream, reads the metadata above.
- * Errors: VIMO_ERR_INVALID (NULL args), VIMO_ERR_NOT_FOUND (no such file, or
+ * Errors: VIMO_ERR_INVALID (NULL args, opts.workers over
+ * VIMO_VIDEO_MAX_WORKERS), VIMO_ERR_NOT_FOUND (no such file, or
  * no video stream), VIMO_ERR_IO (unreadable, timeout), VIMO_ERR_FORMAT (not a
  * media file, corrupt or truncated header, unknown duration),
  * VIMO_ERR_UNSUPPORTED (no decoder for the codec), VIMO_ERR_NOMEM.
@@ -174,7 +218,13 @@ VIMO_API vimo_status vimo_video_read_rgb(vimo_video *v, double t_s, uint8_t *rgb
  *        ("what the model sees", for PNG dumps), or NULL;
  * t_frame: (n) timestamps of the frames used, seconds, or NULL.
  * 1 <= n <= VIMO_VIDEO_MAX_SAMPLES, 1 <= size <= VIMO_VIDEO_MAX_OUT_SIZE.
- * Errors: as vimo_video_read_rgb, VIMO_ERR_INVALID for bad n/size. */
+ * With opts.workers = W > 1 up to W readers fill disjoint slices of the
+ * three arrays at once (contract: GOP-parallel sampling); the values are
+ * those of W = 1. The reader is left positioned where group 0 ended.
+ * Errors: as vimo_video_read_rgb, VIMO_ERR_INVALID for bad n/size, and
+ * those of vimo_video_open for an extra reader (the message names the
+ * file; VIMO_ERR_FORMAT "changed while reading" when the extra reader
+ * finds another stream). On error the arrays hold partial results. */
 VIMO_API vimo_status vimo_video_sample_clip(vimo_video *v, int n, int size, float *out,
                                             uint8_t *crops, double *t_frame);
 
@@ -199,13 +249,25 @@ typedef struct vimo_video_timing {
     double total_ms;  /* median: open + sample + free                      */
     double best_total_ms; /* fastest run of open + sample + free (noisy hosts) */
     double cpu_ms;    /* median process CPU time (all threads) of the same: on
-                       * a loaded host, with threads = 1, the idle wall time */
-    double decode_ms, convert_ms; /* medians of the split of sample_ms     */
-    int64_t frames_decoded;       /* per run                               */
+                       * a loaded host, with threads = 1 and workers = 1, the
+                       * idle wall time                                    */
+    double decode_ms, convert_ms; /* medians of the split of sample_ms,
+                                   * summed over readers (stats above)     */
+    int64_t frames_decoded;       /* per run, all readers                  */
+    int workers_used;             /* groups sampled at once (<= workers)   */
+    double critical_cpu_ms;       /* median of the largest thread CPU time
+                                   * of a run: the calling thread (open,
+                                   * group 0, free) or an extra reader's.
+                                   * With decoder threads = 1 (decoding on
+                                   * those threads), the wall time when each
+                                   * group has an idle core of its own: the
+                                   * figure to read on a loaded host       */
 } vimo_video_timing;
 
 /* Times `repeats` (1..1000) cold runs of open + sample_clip(n, size) + free
- * on `path` with `opts`. Errors: those of the reader. */
+ * on `path` with `opts` (opts.workers > 1: GOP-parallel; cpu_ms then counts
+ * every reader's thread, total_ms is the wall time of the whole call).
+ * Errors: those of the reader. */
 VIMO_API vimo_status vimo_video_time_clip(const char *path, int n, int size, int repeats,
                                           const vimo_video_opts *opts,
                                           vimo_video_timing *timing);
