@@ -1,6 +1,7 @@
 /* common.c - helpers for the video tests (see common.h). */
 #include "common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,4 +133,18 @@ double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+float *synthetic_arm(int T)
+{
+    float *j = malloc(sizeof *j * (size_t)T * 9);
+    for (int t = 0; j && t < T; t++) {
+        double a = 0.8 * sin(2 * M_PI * t / 30.0);
+        float *f = j + (size_t)t * 9;
+        f[0] = 0, f[1] = 1.4f, f[2] = 0;
+        f[3] = (float)(0.3 * sin(a)), f[4] = (float)(1.4 - 0.3 * cos(a)), f[5] = 0;
+        f[6] = (float)(f[3] + 0.25 * sin(2 * a)), f[7] = (float)(f[4] - 0.25 * cos(2 * a));
+        f[8] = 0.1f;
+    }
+    return j;
 }

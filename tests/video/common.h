@@ -43,4 +43,9 @@ uint8_t *read_file(const char *path, size_t max, size_t *len);
 
 double now_s(void);
 
+/* A synthetic arm: shoulder (root) -> elbow -> wrist (parents -1, 0, 1),
+ * swinging with a 1 s period at 30 fps. Returns malloc'ed (T, 3, 3) joints
+ * in metres, or NULL. */
+float *synthetic_arm(int T);
+
 #endif

@@ -150,21 +150,6 @@ static void test_frame_counts(void **state)
     assert_int_equal(n, 19);
 }
 
-/* A synthetic arm: shoulder (root) -> elbow -> wrist, swinging for 2 s at
- * 30 fps. Returns (T, 3, 3) joints. */
-static float *synthetic_arm(int T)
-{
-    float *j = malloc(sizeof *j * (size_t)T * 9);
-    for (int t = 0; t < T; t++) {
-        double a = 0.8 * sin(2 * M_PI * t / 30.0);
-        float *f = j + (size_t)t * 9;
-        f[0] = 0, f[1] = 1.4f, f[2] = 0;
-        f[3] = (float)(0.3 * sin(a)), f[4] = (float)(1.4 - 0.3 * cos(a)), f[5] = 0;
-        f[6] = (float)(f[3] + 0.25 * sin(2 * a)), f[7] = (float)(f[4] - 0.25 * cos(2 * a));
-        f[8] = 0.1f;
-    }
-    return j;
-}
 
 /* ffprobe -count_frames: codec, size, pix_fmt and decoded frame count. */
 static void probe(const char *path, int want_frames, int want_size, const char *codec)

@@ -189,16 +189,8 @@ static void test_rendered(void **state)
     (void)state;
     const int T = 120;
     const int parents[3] = {-1, 0, 1};
-    float *j = malloc(sizeof *j * (size_t)T * 9);
+    float *j = synthetic_arm(T);
     assert_non_null(j);
-    for (int t = 0; t < T; t++) {
-        double a = 0.8 * sin(2 * M_PI * t / 30.0);
-        float *f = j + (size_t)t * 9;
-        f[0] = 0, f[1] = 1.4f, f[2] = 0;
-        f[3] = (float)(0.3 * sin(a)), f[4] = (float)(1.4 - 0.3 * cos(a)), f[5] = 0;
-        f[6] = (float)(f[3] + 0.25 * sin(2 * a)), f[7] = (float)(f[4] - 0.25 * cos(2 * a));
-        f[8] = 0.1f;
-    }
     char path[4200];
     snprintf(path, sizeof path, "%s/arm.mp4", g_dir);
     assert_int_equal(vimo_render_mp4(j, T, 3, parents, 30.0, NULL, path), VIMO_OK);
