@@ -28,6 +28,17 @@ typedef vimo_conv_dims conv_geom;
 static int64_t cg_rows(const conv_geom *g) { return g->cin * g->kh * g->kw; }
 static int64_t cg_cols(const conv_geom *g) { return g->ho * g->wo; }
 
+/* The output columns ow whose input column iw = ow sw + off falls inside
+ * 0..w-1: [*lo, *hi), clamped to 0..wo. Lets the loops below run without a
+ * bounds test per element. */
+static void valid_cols(const conv_geom *g, int64_t off, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + g->sw - 1) / g->sw;
+    int64_t b = g->w - 1 - off < 0 ? 0 : (g->w - 1 - off) / g->sw + 1;
+    *lo = a < g->wo ? a : g->wo;
+    *hi = b < *lo ? *lo : b < g->wo ? b : g->wo;
+}
+
 /* cols[(c, ki, kj), (oh, ow)] = x[c, oh sh - ph + ki dh, ow sw - pw + kj dw]
  * (0 outside); x is one batch item (Cin, H, W). */
 static void im2col(float *cols, const float *x, const conv_geom *g)
@@ -45,11 +56,16 @@ static void im2col(float *cols, const float *x, const conv_geom *g)
                 memset(d, 0, (size_t)g->wo * sizeof(float));
                 continue;
             }
+            int64_t off = kj * g->dw - g->pw, lo, hi;
+            valid_cols(g, off, &lo, &hi);
             const float *xr = xc + ih * g->w;
-            for (int64_t ow = 0; ow < g->wo; ow++) {
-                int64_t iw = ow * g->sw - g->pw + kj * g->dw;
-                d[ow] = iw >= 0 && iw < g->w ? xr[iw] : 0.0f;
+            memset(d, 0, (size_t)lo * sizeof(float));
+            if (g->sw == 1) {
+                if (hi > lo) memcpy(d + lo, xr + lo + off, (size_t)(hi - lo) * sizeof(float));
+            } else {
+                for (int64_t ow = lo; ow < hi; ow++) d[ow] = xr[ow * g->sw + off];
             }
+            memset(d + hi, 0, (size_t)(g->wo - hi) * sizeof(float));
         }
     }
 }
@@ -68,12 +84,11 @@ static void col2im_add(float *dx, const float *dcols, const conv_geom *g)
             for (int64_t oh = 0; oh < g->ho; oh++) {
                 int64_t ih = oh * g->sh - g->ph + ki * g->dh;
                 if (ih < 0 || ih >= g->h) continue;
+                int64_t off = kj * g->dw - g->pw, lo, hi;
+                valid_cols(g, off, &lo, &hi);
                 float *xr = xc + ih * g->w;
                 const float *s = src + oh * g->wo;
-                for (int64_t ow = 0; ow < g->wo; ow++) {
-                    int64_t iw = ow * g->sw - g->pw + kj * g->dw;
-                    if (iw >= 0 && iw < g->w) xr[iw] += s[ow];
-                }
+                for (int64_t ow = lo; ow < hi; ow++) xr[ow * g->sw + off] += s[ow];
             }
         }
     }
