@@ -424,9 +424,9 @@ KERNEL_CLONES static float scores(float *restrict att, const float *restrict q, 
     return r;
 }
 
-/* out[b] = sum over t of (att[b][t] / den[b]) * v_b[t] for NB heads b (rows
- * of att with stride mp, already divided by their sums; v_b = vp[b] + t * K):
- * each sum in t order from 0.0f as run.c's xb[i] += a * v[i]. NB heads at once give NB
+/* out[b] = sum over t of att[b][t] * v_b[t] for NB heads b (rows of att with
+ * stride mp, already divided by their sums; v_b = vp[b] + t * K): each sum in
+ * t order from 0.0f as run.c's xb[i] += a * v[i]. NB heads at once give NB
  * independent dependency chains. GCC vector types: the loop vectoriser packs
  * this badly. */
 typedef float v8f __attribute__((vector_size(32)));
