@@ -48,7 +48,7 @@ M.options = {
   {name = "video_ratio", default = 0.5, help = "unpaired/mixed: fraction of single-modality examples that see video"},
   {name = "paired_ratio", default = 0.5, help = "mixed: fraction of examples that see both modalities"},
   {name = "pretrain_epochs", default = 0, help = "stage 0: motion autoencoder epochs (0 = skip)"},
-  {name = "contrast_epochs", default = 60, help = "stage 0: motion encoder-caption contrastive epochs (0 = skip)"},
+  {name = "contrast_epochs", default = 90, help = "stage 0: motion encoder-caption contrastive epochs (0 = skip)"},
   {name = "contrast_video_epochs", default = 15, help = "stage 0: video encoder-caption contrastive epochs (0 = skip)"},
   {name = "contrast_lr", default = 2e-3, help = "stage 0 contrastive peak learning rate"},
   {name = "contrast_batch", default = 64, help = "stage 0 contrastive batch (clips; the negatives)"},
