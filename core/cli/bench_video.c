@@ -223,13 +223,10 @@ static vimo_status render_clip(vimo_bench_run *run, const char *motion, const ch
 
 /* ---- decode + preprocess ------------------------------------------------------- */
 
-/* A row the thread rule (video.h) rules out: more threads than cores. */
-static void skipped_row(vimo_bench_run *run, const video_opts *o, const char *path, int size, int threads,
-                        int workers)
+/* A JSON result for a decode row, with the keys every such row has (or NULL
+ * when the run collects none). */
+static cJSON *decode_result(vimo_bench_run *run, const char *path, int size, int threads, int workers)
 {
-    char why[128];
-    snprintf(why, sizeof why, "%d workers x %d decoder threads > %ld cores", workers, threads, o->cores);
-    vimo_bench_printf(run, "  %4d %3d %3d  skipped: %s\n", size, threads, workers, why);
     cJSON *r = vimo_bench_result(run);
     if (r) {
         cJSON_AddStringToObject(r, "part", "decode");
@@ -237,8 +234,19 @@ static void skipped_row(vimo_bench_run *run, const video_opts *o, const char *pa
         cJSON_AddNumberToObject(r, "size", size);
         cJSON_AddNumberToObject(r, "decoder_threads", threads);
         cJSON_AddNumberToObject(r, "workers", workers);
-        cJSON_AddStringToObject(r, "skipped", why);
     }
+    return r;
+}
+
+/* A row the thread rule (video.h) rules out: more threads than cores. */
+static void skipped_row(vimo_bench_run *run, const video_opts *o, const char *path, int size, int threads,
+                        int workers)
+{
+    char why[128];
+    snprintf(why, sizeof why, "%d workers x %d decoder threads > %ld cores", workers, threads, o->cores);
+    vimo_bench_printf(run, "  %4d %3d %3d  skipped: %s\n", size, threads, workers, why);
+    cJSON *r = decode_result(run, path, size, threads, workers);
+    if (r) cJSON_AddStringToObject(r, "skipped", why);
 }
 
 static vimo_status decode_row(vimo_bench_run *run, const video_opts *o, const char *path,
@@ -267,19 +275,14 @@ static vimo_status decode_row(vimo_bench_run *run, const video_opts *o, const ch
                       threads, workers, t.workers_used, (long long)t.frames_decoded, t.total_ms, t.best_total_ms,
                       t.cpu_ms, crit, t.decode_ms, t.convert_ms, fps, verdict,
                       shipped ? "" : " (rendered, not shipped)");
-    cJSON *r = vimo_bench_result(run);
+    cJSON *r = decode_result(run, path, size, threads, workers);
     if (r) {
-        cJSON_AddStringToObject(r, "part", "decode");
-        cJSON_AddStringToObject(r, "clip", base_name(path));
         cJSON_AddStringToObject(r, "path", path);
         cJSON_AddBoolToObject(r, "shipped", shipped);
         cJSON_AddNumberToObject(r, "width", in->width);
         cJSON_AddNumberToObject(r, "height", in->height);
         cJSON_AddStringToObject(r, "codec", in->codec);
         cJSON_AddNumberToObject(r, "duration_s", in->duration_s);
-        cJSON_AddNumberToObject(r, "size", size);
-        cJSON_AddNumberToObject(r, "decoder_threads", threads);
-        cJSON_AddNumberToObject(r, "workers", workers);
         cJSON_AddNumberToObject(r, "workers_used", t.workers_used);
         cJSON_AddNumberToObject(r, "frames", NFRAMES);
         cJSON_AddNumberToObject(r, "reps", o->dec_reps);

@@ -62,8 +62,8 @@ static void expf_libm(float *x, int n)
 }
 
 /* One value by the algorithm with glibc's FMA-build fusions, in scalar C:
- * the reference the vector kernel is tested against, and the documentation
- * of the operation order. Valid on the main path only. */
+ * the operation order the vector kernel follows, written out (tests compare
+ * it with libm). Valid on the main path only. */
 float llama_expf_fused(float x)
 {
     double xd = (double)x;
@@ -72,9 +72,7 @@ float llama_expf_fused(float x)
     memcpy(&ki, &kd, sizeof ki);
     kd -= SHIFT;
     double r = fma(INV_LN2_N, xd, -kd); /* k + r = x * 32/ln2, |r| <= 1/2 */
-    double p2;
-    memcpy(&p2, &POW2[ki & 31], sizeof p2);
-    memcpy(&t, &p2, sizeof t);
+    memcpy(&t, &POW2[ki & 31], sizeof t);
     t += (ki >> 5) << 52; /* 2^(k/32) = 2^(k >> 5) * 2^((k & 31)/32), wrapping as glibc */
     double s, y;
     memcpy(&s, &t, sizeof s);
