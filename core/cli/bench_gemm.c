@@ -10,6 +10,10 @@
  * the backend's own sgemm kernel (cuBLAS for cuda) on the same device
  * buffers, each call followed by a device synchronisation; the error says
  * why when the backend or a GPU is missing (docs/cuda.md).
+ * On the CPU each row also gives op per thread as a percentage of the fp32
+ * FMA peak per core measured in the same run (bench_peak.c, before the
+ * first shape, with as many threads as the GEMMs use): GEMM efficiency at
+ * the clock this host gives now, not against a data-sheet peak.
  * Not here: backward passes, bmm, other dtypes.
  */
 #include <stdint.h>
@@ -76,7 +80,8 @@ static int body_sgemv(void *p)
 }
 
 /* One shape: times op, sgemm (and sgemv at M = 1), prints one row. */
-static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k, int64_t n, int bias, int dev)
+static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k, int64_t n, int bias, int dev,
+                       double peak)
 {
     vimo_tensor *x = NULL, *w = NULL, *b = NULL;
     float *c = NULL, *dc = NULL;
@@ -115,8 +120,14 @@ static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k,
     double flop = 2.0 * (double)m * (double)n * (double)k;
     double op = flop / t[0].median_s * 1e-9, gemm = flop / t[1].median_s * 1e-9;
     double gemv = nb == 3 ? flop / t[2].median_s * 1e-9 : 0.0;
-    vimo_bench_printf(run, "%5lld %5lld %5lld %9.1f %9.1f %7.3f %9.1f %9.1f", (long long)m, (long long)k,
-                      (long long)n, op, gemm, op / gemm, dev ? op : op / run->threads, t[0].median_s * 1e6);
+    double per_thread = dev ? op : op / run->threads, pct = peak > 0 ? 100.0 * per_thread / peak : 0.0;
+    vimo_bench_printf(run, "%5lld %5lld %5lld %9.1f %9.1f %7.3f %9.1f", (long long)m, (long long)k, (long long)n, op,
+                      gemm, op / gemm, per_thread);
+    if (peak > 0)
+        vimo_bench_printf(run, " %6.1f", pct);
+    else if (!dev)
+        vimo_bench_printf(run, " %6s", "-");
+    vimo_bench_printf(run, " %9.1f", t[0].median_s * 1e6);
     if (nb == 3)
         vimo_bench_printf(run, "  (sgemv %.1f)\n", gemv);
     else
@@ -132,6 +143,10 @@ static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k,
         cJSON_AddNumberToObject(r, dev ? "device_sgemm_gflops" : "blis_sgemm_gflops", gemm);
         cJSON_AddNumberToObject(r, "ratio", op / gemm);
         cJSON_AddNumberToObject(r, "op_gflops_per_thread", op / run->threads);
+        if (peak > 0) {
+            cJSON_AddNumberToObject(r, "fma_peak_gflops_per_core", peak);
+            cJSON_AddNumberToObject(r, "op_percent_of_peak", pct);
+        }
         cJSON_AddNumberToObject(r, "op_us", t[0].median_s * 1e6);
         cJSON_AddNumberToObject(r, "op_us_min", t[0].min_s * 1e6);
         cJSON_AddNumberToObject(r, "blis_sgemm_us", t[1].median_s * 1e6);
@@ -179,12 +194,25 @@ static int bench_gemm(vimo_bench_run *run)
     else
         vimo_bench_printf(run, "y = x @ W^T%s: op = vimo_matmul (no-grad ctx), blis = bli_sgemm; GFLOP/s = 2MNK/t\n",
                           bias ? " + b" : "");
-    vimo_bench_printf(run, "%5s %5s %5s %9s %9s %7s %9s %9s\n", "M", "K", "N", "op", dev ? "device" : "blis",
-                      dev ? "op/dev" : "op/blis", dev ? "op" : "op/thread", "op us");
+    double peak = 0.0;
+    if (!dev) {
+        const char *isa;
+        peak = vimo_bench_fma_peak(run->threads, &isa);
+        if (peak > 0)
+            vimo_bench_printf(run, "fp32 FMA peak measured now: %.1f GFLOP/s per core (%s, %d thread%s at once); "
+                                   "%%peak = op per thread / that\n",
+                              peak, isa, run->threads, run->threads == 1 ? "" : "s");
+    }
+    if (dev)
+        vimo_bench_printf(run, "%5s %5s %5s %9s %9s %7s %9s %9s\n", "M", "K", "N", "op", "device", "op/dev", "op",
+                          "op us");
+    else
+        vimo_bench_printf(run, "%5s %5s %5s %9s %9s %7s %9s %6s %9s\n", "M", "K", "N", "op", "blis", "op/blis",
+                          "op/thread", "%peak", "op us");
     int rc = 0;
     for (int i = 0; i < nm && !rc; i++)
         for (int j = 0; j < nk && !rc; j++)
-            for (int l = 0; l < nn && !rc; l++) rc = bench_shape(run, ctx, ms[i], ks[j], ns[l], bias, dev);
+            for (int l = 0; l < nn && !rc; l++) rc = bench_shape(run, ctx, ms[i], ks[j], ns[l], bias, dev, peak);
     vimo_ctx_free(ctx);
     return rc;
 }

@@ -1,0 +1,43 @@
+--[[
+tests/lua/test_bench.lua - `vimo bench gemm --json` as a script reads it:
+one row per shape, its figures consistent with each other (GFLOP/s = 2MNK/t,
+ratio = op / BLIS, %peak = op per thread / the FMA peak measured in the same
+run), and that peak a real one (finite, above what a GEMM reaches, below
+what any CPU core does). Speed itself is never asserted.
+
+  vimo run tests/lua/test_bench.lua vimo=/path/to/vimo
+]]
+
+local vimo = require "vimo"
+local check = require "check"
+
+local exe = assert(vimo.args.vimo, "pass vimo=<path of the vimo executable>")
+
+local cmd = check.quote(exe) .. " bench gemm --threads 1 --reps 1 --warmup 0 --json --m 1,64 --k 128 --n 96 2>/dev/null"
+local p = assert(io.popen(cmd, "r"))
+local text = p:read("a")
+local ok, how, code = p:close()
+check.ok(ok and how == "exit" and code == 0, "vimo bench gemm exits 0: " .. tostring(how) .. " " .. tostring(code))
+local doc = check.ok(vimo.json_decode(text), "bench output is JSON:\n" .. text)
+check.eq(doc.threads, 1, "header: threads")
+check.eq(#doc.results, 2, "one row per shape")
+
+for i, r in ipairs(doc.results) do
+  local what = ("row %d (M=%s)"):format(i, tostring(r.m))
+  check.eq(r.bench, "gemm", what .. ": bench name")
+  check.eq(r.k, 128, what .. ": K")
+  check.eq(r.n, 96, what .. ": N")
+  check.near(r.op_gflops, 2 * r.m * r.n * r.k / r.op_us * 1e-3, 1e-9 * r.op_gflops, what .. ": GFLOP/s = 2MNK/t")
+  check.near(r.ratio, r.op_gflops / r.blis_sgemm_gflops, 1e-12, what .. ": ratio = op / blis")
+  if r.fma_peak_gflops_per_core ~= nil then -- absent only without AVX2/AVX-512
+    local peak = r.fma_peak_gflops_per_core
+    check.ok(peak > r.op_gflops_per_thread and peak > r.blis_sgemm_gflops,
+      what .. ": the FMA peak exceeds the GEMM rates: " .. peak)
+    -- 16 lanes x 2 FMA pipes x 2 flops x 6 GHz = 384: a larger figure means
+    -- the chains were not timed (optimised away, or a broken clock).
+    check.ok(peak < 400, what .. ": FMA peak below any core's: " .. peak)
+    check.near(r.op_percent_of_peak, 100 * r.op_gflops_per_thread / peak, 1e-9, what .. ": %peak")
+  end
+end
+check.ok(doc.results[1].blis_sgemv_gflops ~= nil, "M = 1 also times sgemv")
+check.done()
