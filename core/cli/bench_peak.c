@@ -20,50 +20,36 @@
 
 static volatile float g_sink; /* keeps the chains from being optimised away */
 
-#define FMA12(fma)                                                                                \
-    do {                                                                                          \
-        a0 = fma(a0, b, c), a1 = fma(a1, b, c), a2 = fma(a2, b, c), a3 = fma(a3, b, c);           \
-        a4 = fma(a4, b, c), a5 = fma(a5, b, c), a6 = fma(a6, b, c), a7 = fma(a7, b, c);           \
-        a8 = fma(a8, b, c), a9 = fma(a9, b, c), a10 = fma(a10, b, c), a11 = fma(a11, b, c);       \
-    } while (0)
+/* Defines `static double fn(void)`: seconds for CHAINS_ITERS x 12 FMAs on
+ * the vector type vec (lanes floats) of the ISA isa, whose intrinsics are
+ * set1, fma, add and storeu. One definition for AVX-512 and for AVX2 so
+ * the two measure exactly the same loop. */
+#define DEFINE_CHAINS(fn, isa, vec, lanes, set1, fma, add, storeu)                               \
+    __attribute__((target(isa))) static double fn(void)                                          \
+    {                                                                                            \
+        vec a0 = set1(0.f), a1 = set1(1.f), a2 = set1(2.f), a3 = set1(3.f), a4 = set1(4.f);      \
+        vec a5 = set1(5.f), a6 = set1(6.f), a7 = set1(7.f), a8 = set1(8.f), a9 = set1(9.f);      \
+        vec a10 = set1(10.f), a11 = set1(11.f);                                                  \
+        const vec b = set1(0.999999f), c = set1(1e-6f);                                          \
+        double t0 = vimo_bench_now();                                                            \
+        for (int i = 0; i < CHAINS_ITERS; i++) {                                                 \
+            a0 = fma(a0, b, c), a1 = fma(a1, b, c), a2 = fma(a2, b, c), a3 = fma(a3, b, c);      \
+            a4 = fma(a4, b, c), a5 = fma(a5, b, c), a6 = fma(a6, b, c), a7 = fma(a7, b, c);      \
+            a8 = fma(a8, b, c), a9 = fma(a9, b, c), a10 = fma(a10, b, c), a11 = fma(a11, b, c);  \
+        }                                                                                        \
+        double t = vimo_bench_now() - t0;                                                        \
+        vec s = add(add(add(a0, a1), add(a2, a3)), add(add(a4, a5), add(a6, a7)));               \
+        s = add(s, add(add(a8, a9), add(a10, a11)));                                             \
+        float v[lanes];                                                                          \
+        storeu(v, s);                                                                            \
+        g_sink = v[0] + v[lanes - 1];                                                            \
+        return t;                                                                                \
+    }
 
-/* Seconds for CHAINS_ITERS x 12 FMAs of 16 lanes. */
-__attribute__((target("avx512f"))) static double chains_avx512(void)
-{
-    __m512 a0 = _mm512_set1_ps(0.f), a1 = _mm512_set1_ps(1.f), a2 = _mm512_set1_ps(2.f),
-           a3 = _mm512_set1_ps(3.f), a4 = _mm512_set1_ps(4.f), a5 = _mm512_set1_ps(5.f),
-           a6 = _mm512_set1_ps(6.f), a7 = _mm512_set1_ps(7.f), a8 = _mm512_set1_ps(8.f),
-           a9 = _mm512_set1_ps(9.f), a10 = _mm512_set1_ps(10.f), a11 = _mm512_set1_ps(11.f);
-    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
-    double t0 = vimo_bench_now();
-    for (int i = 0; i < CHAINS_ITERS; i++) FMA12(_mm512_fmadd_ps);
-    double t = vimo_bench_now() - t0;
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    g_sink = _mm512_reduce_add_ps(s);
-    return t;
-}
-
-/* Seconds for CHAINS_ITERS x 12 FMAs of 8 lanes. */
-__attribute__((target("avx2,fma"))) static double chains_avx2(void)
-{
-    __m256 a0 = _mm256_set1_ps(0.f), a1 = _mm256_set1_ps(1.f), a2 = _mm256_set1_ps(2.f),
-           a3 = _mm256_set1_ps(3.f), a4 = _mm256_set1_ps(4.f), a5 = _mm256_set1_ps(5.f),
-           a6 = _mm256_set1_ps(6.f), a7 = _mm256_set1_ps(7.f), a8 = _mm256_set1_ps(8.f),
-           a9 = _mm256_set1_ps(9.f), a10 = _mm256_set1_ps(10.f), a11 = _mm256_set1_ps(11.f);
-    const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
-    double t0 = vimo_bench_now();
-    for (int i = 0; i < CHAINS_ITERS; i++) FMA12(_mm256_fmadd_ps);
-    double t = vimo_bench_now() - t0;
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    float v[8];
-    _mm256_storeu_ps(v, s);
-    g_sink = v[0] + v[7];
-    return t;
-}
+DEFINE_CHAINS(chains_avx512, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+              _mm512_storeu_ps)
+DEFINE_CHAINS(chains_avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+              _mm256_storeu_ps)
 
 double vimo_bench_fma_peak(int threads, const char **isa)
 {
