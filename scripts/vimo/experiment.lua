@@ -202,14 +202,24 @@ end
 
 --- QA accuracy (per category, with the majority baseline) and caption
 -- metrics of the model on clips; returns a results table and predictions.
+-- The table: qa (all clips), qa_by_source (the same per clip source) and
+-- captions.
 function M.evaluate(model, ds, clips, q_limit)
   local ctx = vimo.ctx()
   ctx:grad(false)
   model:train(false)
-  local ev = vimo.qa_eval()
-  for cat, answers in pairs(ds:train_answers()) do
-    for _, a in ipairs(answers) do ev:add_train(cat, a) end
+  local train_answers = ds:train_answers()
+  local function new_eval()
+    local e = vimo.qa_eval()
+    for cat, answers in pairs(train_answers) do
+      for _, a in ipairs(answers) do e:add_train(cat, a) end
+    end
+    return e
   end
+  -- One evaluator for all clips and one per data source (bandai1, cmu, ...):
+  -- the same matching rule and train-majority baseline, split by where the
+  -- clip comes from (an unseen take vs an unseen content x style, say).
+  local ev, by_source = new_eval(), {}
   local preds, nq = {}, 0
   local cands, refs = {}, {}
   for _, c in ipairs(clips) do
@@ -218,6 +228,10 @@ function M.evaluate(model, ds, clips, q_limit)
       ctx:reset()
       local p = model:answer(ctx, c, q.question, 16)
       ev:add(q.category, p, q.answer)
+      if c.source then
+        by_source[c.source] = by_source[c.source] or new_eval()
+        by_source[c.source]:add(q.category, p, q.answer)
+      end
       preds[#preds + 1] = {id = c.id, category = q.category, question = q.question, answer = q.answer, predicted = p}
       nq = nq + 1
     end
@@ -231,6 +245,10 @@ function M.evaluate(model, ds, clips, q_limit)
   end
   ctx:close()
   local r = {qa = ev:results()}
+  for src, e in pairs(by_source) do
+    r.qa_by_source = r.qa_by_source or {}
+    r.qa_by_source[src] = e:results()
+  end
   if #cands > 0 then r.captions = vimo.caption_scores(cands, refs) end
   return r, preds
 end

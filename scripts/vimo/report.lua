@@ -17,44 +17,81 @@ local M = {}
 
 local function pct(x) return x and ("%.1f"):format(100 * x) or "-" end
 
---- Rows: one per QA category (then overall), columns: each run's accuracy
--- and the majority-answer baseline; then the caption metrics.
-function M.table(runs)
+-- The categories of the QA results that get(r) returns for the runs,
+-- sorted, then "overall".
+local function categories(runs, get)
   local cats, seen = {}, {}
   for _, r in ipairs(runs) do
-    local qa = r.results.eval and r.results.eval.qa
+    local qa = get(r)
     for _, c in ipairs(qa and qa.categories or {}) do
       if not seen[c.category] then seen[c.category] = true; cats[#cats + 1] = c.category end
     end
   end
   table.sort(cats)
-  local function row_of(qa, cat)
-    if not qa then return nil end
-    if cat == "overall" then return qa.overall end
-    for _, c in ipairs(qa.categories) do if c.category == cat then return c end end
-  end
-  local t = {header = {"category", "n"}, rows = {}, captions = {}}
-  for _, r in ipairs(runs) do t.header[#t.header + 1] = r.name end
-  t.header[#t.header + 1] = "majority"
   cats[#cats + 1] = "overall"
-  for _, cat in ipairs(cats) do
-    local row, n, maj = {cat}, nil, nil
+  return cats
+end
+
+local function row_of(qa, cat)
+  if not qa then return nil end
+  if cat == "overall" then return qa.overall end
+  for _, c in ipairs(qa.categories) do if c.category == cat then return c end end
+end
+
+-- One row per category of get(r)'s QA results: lead cells, n, each run's
+-- accuracy, the majority baseline.
+local function qa_rows(rows, runs, get, lead)
+  for _, cat in ipairs(categories(runs, get)) do
+    local row, n, maj = {table.unpack(lead)}, nil, nil
+    row[#row + 1] = cat
     local cells = {}
     for _, r in ipairs(runs) do
-      local c = row_of(r.results.eval and r.results.eval.qa, cat)
+      local c = row_of(get(r), cat)
       cells[#cells + 1] = c and pct(c.accuracy) or "-"
       n = n or (c and c.n)
       maj = maj or (c and c.majority_accuracy)
     end
-    row[2] = tostring(n or 0)
+    row[#row + 1] = tostring(n or 0)
     for _, v in ipairs(cells) do row[#row + 1] = v end
     row[#row + 1] = pct(maj)
-    t.rows[#t.rows + 1] = row
+    rows[#rows + 1] = row
   end
+end
+
+local function header(lead, runs)
+  local h = {table.unpack(lead)}
+  for _, r in ipairs(runs) do h[#h + 1] = r.name end
+  h[#h + 1] = "majority"
+  return h
+end
+
+--- Rows: one per QA category (then overall), columns: each run's accuracy
+-- and the majority-answer baseline; then the caption metrics; and, when the
+-- runs' results have qa_by_source, t.by_source: the same rows per data
+-- source (columns source, category, n, runs..., majority).
+function M.table(runs)
+  local t = {header = header({"category", "n"}, runs), rows = {}, captions = {}}
+  qa_rows(t.rows, runs, function(r) return r.results.eval and r.results.eval.qa end, {})
   for _, r in ipairs(runs) do
     local c = r.results.eval and r.results.eval.captions
     t.captions[#t.captions + 1] = {r.name, c and ("%.3f"):format(c.bleu[1]) or "-", c and ("%.3f"):format(c.bleu[4]) or "-",
                                    c and ("%.3f"):format(c.rouge_l) or "-", c and ("%.3f"):format(c.cider_d) or "-"}
+  end
+  local sources, seen = {}, {}
+  for _, r in ipairs(runs) do
+    for src in pairs(r.results.eval and r.results.eval.qa_by_source or {}) do
+      if not seen[src] then seen[src] = true; sources[#sources + 1] = src end
+    end
+  end
+  table.sort(sources)
+  if #sources > 0 then
+    t.by_source = {header = header({"source", "category", "n"}, runs), rows = {}}
+    for _, src in ipairs(sources) do
+      qa_rows(t.by_source.rows, runs, function(r)
+        local b = r.results.eval and r.results.eval.qa_by_source
+        return b and b[src]
+      end, {src})
+    end
   end
   return t
 end
@@ -86,11 +123,32 @@ end
 
 local CAP_HEADER = {"captions", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr-D"}
 
---- The tables as plain text (QA accuracy in %, then caption metrics).
+-- The by-source rows of the overall accuracy only (the terminal's summary).
+local function source_overall(bs)
+  local h = {table.unpack(bs.header)}
+  table.remove(h, 2)
+  local rows = {}
+  for _, r in ipairs(bs.rows) do
+    if r[2] == "overall" then
+      local row = {table.unpack(r)}
+      table.remove(row, 2)
+      rows[#rows + 1] = row
+    end
+  end
+  return h, rows
+end
+
+--- The tables as plain text (QA accuracy in %, then caption metrics, then
+-- the overall accuracy per data source; results.md has every category).
 function M.text(t)
   local note = t.note and (" (" .. t.note .. ")") or ""
-  return "QA accuracy (%) on the test split, majority-answer baseline beside" .. note .. ":\n" ..
-         fmt_rows(t.header, t.rows) .. "\n" .. fmt_rows(CAP_HEADER, t.captions)
+  local out = "QA accuracy (%) on the test split, majority-answer baseline beside" .. note .. ":\n" ..
+              fmt_rows(t.header, t.rows) .. "\n" .. fmt_rows(CAP_HEADER, t.captions)
+  if t.by_source then
+    out = out .. "\nQA accuracy (%) overall, by data source (per category: results.md):\n" ..
+          fmt_rows(source_overall(t.by_source))
+  end
+  return out
 end
 
 local function md_rows(header, rows)
@@ -105,48 +163,77 @@ end
 --- The tables as Markdown.
 function M.markdown(t)
   local note = t.note and (" (" .. t.note .. ")") or ""
-  return "### QA accuracy (%), test split" .. note .. "\n\n" .. md_rows(t.header, t.rows) ..
-         "\n### Captioning" .. note .. "\n\n" .. md_rows(CAP_HEADER, t.captions)
+  local out = "### QA accuracy (%), test split" .. note .. "\n\n" .. md_rows(t.header, t.rows) ..
+              "\n### Captioning" .. note .. "\n\n" .. md_rows(CAP_HEADER, t.captions)
+  if t.by_source then
+    out = out .. "\n### QA accuracy (%) by data source" .. note .. "\n\n" .. md_rows(t.by_source.header, t.by_source.rows)
+  end
+  return out
 end
 
---- The mean of several runs' results of one experiment (one per seed):
--- QA accuracy per category and overall, and the caption metrics, averaged;
--- n and the majority baseline are the same for every seed (same test split).
--- The stages' losses are the first run's (for the plots). One run: itself.
-function M.mean_results(list)
-  if #list == 1 then return list[1] end
-  local first = list[1]
-  local out = {contrast = first.contrast, align = first.align, instruct = first.instruct}
-  local qa0 = first.eval and first.eval.qa
-  if not qa0 then return out end
+-- The mean over the QA results qas[1..n] (nil entries skipped, the sum in
+-- index order): accuracy per category and overall; the categories, n and
+-- the majority baseline are those of the first present one.
+local function mean_qa(qas, n)
+  local qa0
+  for i = n, 1, -1 do qa0 = qas[i] or qa0 end
+  if not qa0 then return nil end
   local function mean_of(get)
     local s, k = 0.0, 0
-    for _, r in ipairs(list) do
-      local v = r.eval and get(r.eval)
+    for i = 1, n do
+      local v = qas[i] and get(qas[i])
       if v then s, k = s + v, k + 1 end
     end
     return k > 0 and s / k or nil
-  end
-  local function cat_acc(ev, name)
-    for _, c in ipairs(ev.qa and ev.qa.categories or {}) do
-      if c.category == name then return c.accuracy end
-    end
   end
   local qa = {categories = {}, overall = {}}
   for i, c in ipairs(qa0.categories) do
     qa.categories[i] = {category = c.category, n = c.n, majority = c.majority,
                         majority_accuracy = c.majority_accuracy,
-                        accuracy = mean_of(function(ev) return cat_acc(ev, c.category) end)}
+                        accuracy = mean_of(function(q)
+                          local r = row_of(q, c.category)
+                          return r and r.accuracy
+                        end)}
   end
   for k, v in pairs(qa0.overall) do qa.overall[k] = v end
-  qa.overall.accuracy = mean_of(function(ev) return ev.qa and ev.qa.overall.accuracy end)
-  out.eval = {qa = qa}
+  qa.overall.accuracy = mean_of(function(q) return q.overall.accuracy end)
+  return qa
+end
+
+--- The mean of several runs' results of one experiment (one per seed):
+-- QA accuracy per category and overall (also per data source), and the
+-- caption metrics, averaged; n and the majority baseline are the same for
+-- every seed (same test split). The stages' losses are the first run's (for
+-- the plots). One run: itself.
+function M.mean_results(list)
+  if #list == 1 then return list[1] end
+  local first = list[1]
+  local out = {contrast = first.contrast, align = first.align, instruct = first.instruct}
+  if not (first.eval and first.eval.qa) then return out end
+  local function evals(get)
+    local v = {}
+    for i, r in ipairs(list) do v[i] = r.eval and get(r.eval) or false end
+    return v, #list
+  end
+  out.eval = {qa = mean_qa(evals(function(ev) return ev.qa end))}
+  for src in pairs(first.eval.qa_by_source or {}) do
+    out.eval.qa_by_source = out.eval.qa_by_source or {}
+    out.eval.qa_by_source[src] = mean_qa(evals(function(ev) return ev.qa_by_source and ev.qa_by_source[src] end))
+  end
   local c0 = first.eval.captions
   if c0 then
+    local function mean_of(get)
+      local s, k = 0.0, 0
+      for _, r in ipairs(list) do
+        local v = r.eval and r.eval.captions and get(r.eval.captions)
+        if v then s, k = s + v, k + 1 end
+      end
+      return k > 0 and s / k or nil
+    end
     local cap = {n = c0.n, bleu = {}}
-    for b = 1, 4 do cap.bleu[b] = mean_of(function(ev) return ev.captions and ev.captions.bleu[b] end) end
-    cap.rouge_l = mean_of(function(ev) return ev.captions and ev.captions.rouge_l end)
-    cap.cider_d = mean_of(function(ev) return ev.captions and ev.captions.cider_d end)
+    for b = 1, 4 do cap.bleu[b] = mean_of(function(c) return c.bleu[b] end) end
+    cap.rouge_l = mean_of(function(c) return c.rouge_l end)
+    cap.cider_d = mean_of(function(c) return c.cider_d end)
     out.eval.captions = cap
   end
   return out

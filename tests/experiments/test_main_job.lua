@@ -33,6 +33,12 @@ check(run("motion_only", "run=full") == 0, "uninterrupted run exits 0")
 local full = results("full")
 check(full.eval and full.eval.qa and full.eval.qa.overall.n > 0, "the eval stage reports QA accuracy")
 check(full.eval and full.eval.captions and full.eval.captions.n > 0, "the eval stage reports caption metrics")
+-- per data source: the same questions split by clip source, so the counts add up
+local by_src, n_sum, c_sum = full.eval and full.eval.qa_by_source or {}, 0, 0
+for _, q in pairs(by_src) do n_sum, c_sum = n_sum + q.overall.n, c_sum + q.overall.correct end
+check(next(by_src) ~= nil, "the eval stage reports QA accuracy per data source")
+check(full.eval and n_sum == full.eval.qa.overall.n and c_sum == full.eval.qa.overall.correct,
+      ("per-source questions and correct answers add up to the totals (%d/%d)"):format(c_sum, n_sum))
 local steps = #full.instruct.losses
 check(steps >= 6, "enough instruct steps to interrupt (" .. steps .. ")")
 
@@ -87,6 +93,12 @@ if fs then
   if a and b then
     local want = (a.eval.qa.overall.accuracy + b.eval.qa.overall.accuracy) / 2
     check(math.abs(r.mean.motion_only.qa.overall.accuracy - want) < 1e-12, "the table shows the mean over seeds")
+    for src, q in pairs(a.eval.qa_by_source or {}) do
+      local qb = b.eval.qa_by_source and b.eval.qa_by_source[src]
+      local m = r.mean.motion_only.qa_by_source and r.mean.motion_only.qa_by_source[src]
+      check(qb and m and math.abs(m.overall.accuracy - (q.overall.accuracy + qb.overall.accuracy) / 2) < 1e-12,
+            "the per-source table shows the mean over seeds (" .. src .. ")")
+    end
   end
 end
 print(("%d passed, %d failed"):format(passed, failed))
