@@ -58,7 +58,7 @@ local function qa_rows(rows, runs, get, lead)
   end
 end
 
-local function header(lead, runs)
+local function header_of(lead, runs)
   local h = {table.unpack(lead)}
   for _, r in ipairs(runs) do h[#h + 1] = r.name end
   h[#h + 1] = "majority"
@@ -70,7 +70,7 @@ end
 -- runs' results have qa_by_source, t.by_source: the same rows per data
 -- source (columns source, category, n, runs..., majority).
 function M.table(runs)
-  local t = {header = header({"category", "n"}, runs), rows = {}, captions = {}}
+  local t = {header = header_of({"category", "n"}, runs), rows = {}, captions = {}}
   qa_rows(t.rows, runs, function(r) return r.results.eval and r.results.eval.qa end, {})
   for _, r in ipairs(runs) do
     local c = r.results.eval and r.results.eval.captions
@@ -85,7 +85,7 @@ function M.table(runs)
   end
   table.sort(sources)
   if #sources > 0 then
-    t.by_source = {header = header({"source", "category", "n"}, runs), rows = {}}
+    t.by_source = {header = header_of({"source", "category", "n"}, runs), rows = {}}
     for _, src in ipairs(sources) do
       qa_rows(t.by_source.rows, runs, function(r)
         local b = r.results.eval and r.results.eval.qa_by_source
