@@ -232,14 +232,15 @@ function M.evaluate(model, ds, clips, q_limit)
         by_source[c.source] = by_source[c.source] or new_eval()
         by_source[c.source]:add(q.category, p, q.answer)
       end
-      preds[#preds + 1] = {id = c.id, category = q.category, question = q.question, answer = q.answer, predicted = p}
+      preds[#preds + 1] = {id = c.id, source = c.source, category = q.category, question = q.question, answer = q.answer,
+                           predicted = p}
       nq = nq + 1
     end
     if not q_limit then
       ctx:reset()
       cands[#cands + 1] = model:answer(ctx, c, mllm.CAPTION_PROMPT, 32)
       refs[#refs + 1] = c.captions
-      preds[#preds + 1] = {id = c.id, category = "caption", question = mllm.CAPTION_PROMPT,
+      preds[#preds + 1] = {id = c.id, source = c.source, category = "caption", question = mllm.CAPTION_PROMPT,
                            answer = c.captions[1], predicted = cands[#cands]}
     end
   end

@@ -39,6 +39,14 @@ for _, q in pairs(by_src) do n_sum, c_sum = n_sum + q.overall.n, c_sum + q.overa
 check(next(by_src) ~= nil, "the eval stage reports QA accuracy per data source")
 check(full.eval and n_sum == full.eval.qa.overall.n and c_sum == full.eval.qa.overall.correct,
       ("per-source questions and correct answers add up to the totals (%d/%d)"):format(c_sum, n_sum))
+-- predictions.json names each answer's clip and source, for error analysis by hand
+local pf = io.open(tmp .. "/full/eval/predictions.json")
+local preds = pf and vimo.json_decode(pf:read("a")) or {}
+if pf then pf:close() end
+local with_source = 0
+for _, p in ipairs(preds) do if p.id and by_src[p.source] then with_source = with_source + 1 end end
+check(#preds > 0 and with_source == #preds, ("every prediction names its clip and a scored source (%d of %d)"):format(
+  with_source, #preds))
 local steps = #full.instruct.losses
 check(steps >= 6, "enough instruct steps to interrupt (" .. steps .. ")")
 
