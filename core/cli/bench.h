@@ -94,9 +94,10 @@ double vimo_bench_now(void);
 void vimo_bench_fill(float *p, long long n, unsigned long long seed);
 
 /* The fp32 FMA peak per core in GFLOP/s, measured now (bench_peak.c):
- * `threads` threads at once, each its best of 5 tries of 12 register-only
- * FMA chains on the widest vector ISA (*isa = "AVX-512", "AVX2" or "none");
- * 0 when the CPU has neither. About 0.1 s. */
-double vimo_bench_fma_peak(int threads, const char **isa);
+ * `threads` threads at once (*ran = how many the OpenMP runtime started),
+ * each its best of 5 tries of 12 register-only FMA chains on the widest
+ * vector ISA (*isa = "AVX-512", "AVX2" or "none"); 0 when the CPU has
+ * neither. About 25-50 ms. */
+double vimo_bench_fma_peak(int threads, const char **isa, int *ran);
 
 #endif

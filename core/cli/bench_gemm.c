@@ -13,7 +13,8 @@
  * On the CPU each row also gives op per thread as a percentage of the fp32
  * FMA peak per core measured in the same run (bench_peak.c, before the
  * first shape, with as many threads as the GEMMs use): GEMM efficiency at
- * the clock this host gives now, not against a data-sheet peak.
+ * the clock this host gives now, not against a data-sheet peak. Not with
+ * --cpu-time: the peak is a wall-clock figure, so the ratio would mix clocks.
  * Not here: backward passes, bmm, other dtypes.
  */
 #include <stdint.h>
@@ -41,6 +42,13 @@ typedef struct {
     int64_t m, n, k;
     float *x, *w, *c;
 } blis_arg;
+
+/* The FMA peak of this run: GFLOP/s per core (0: not measured) and the ISA
+ * ("AVX-512", "AVX2", "none"; NULL when not measured). */
+typedef struct {
+    double gflops;
+    const char *isa;
+} peak_info;
 
 static int body_op(void *p)
 {
@@ -81,7 +89,7 @@ static int body_sgemv(void *p)
 
 /* One shape: times op, sgemm (and sgemv at M = 1), prints one row. */
 static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k, int64_t n, int bias, int dev,
-                       double peak)
+                       peak_info pk)
 {
     vimo_tensor *x = NULL, *w = NULL, *b = NULL;
     float *c = NULL, *dc = NULL;
@@ -120,7 +128,7 @@ static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k,
     double flop = 2.0 * (double)m * (double)n * (double)k;
     double op = flop / t[0].median_s * 1e-9, gemm = flop / t[1].median_s * 1e-9;
     double gemv = nb == 3 ? flop / t[2].median_s * 1e-9 : 0.0;
-    double per_thread = dev ? op : op / run->threads, pct = peak > 0 ? 100.0 * per_thread / peak : 0.0;
+    double peak = pk.gflops, per_thread = dev ? op : op / run->threads, pct = peak > 0 ? 100.0 * per_thread / peak : 0.0;
     vimo_bench_printf(run, "%5lld %5lld %5lld %9.1f %9.1f %7.3f %9.1f", (long long)m, (long long)k, (long long)n, op,
                       gemm, op / gemm, per_thread);
     if (peak > 0)
@@ -143,6 +151,7 @@ static int bench_shape(vimo_bench_run *run, vimo_ctx *ctx, int64_t m, int64_t k,
         cJSON_AddNumberToObject(r, dev ? "device_sgemm_gflops" : "blis_sgemm_gflops", gemm);
         cJSON_AddNumberToObject(r, "ratio", op / gemm);
         cJSON_AddNumberToObject(r, "op_gflops_per_thread", op / run->threads);
+        if (pk.isa) cJSON_AddStringToObject(r, "fma_peak_isa", pk.isa);
         if (peak > 0) {
             cJSON_AddNumberToObject(r, "fma_peak_gflops_per_core", peak);
             cJSON_AddNumberToObject(r, "op_percent_of_peak", pct);
@@ -194,14 +203,16 @@ static int bench_gemm(vimo_bench_run *run)
     else
         vimo_bench_printf(run, "y = x @ W^T%s: op = vimo_matmul (no-grad ctx), blis = bli_sgemm; GFLOP/s = 2MNK/t\n",
                           bias ? " + b" : "");
-    double peak = 0.0;
-    if (!dev) {
-        const char *isa;
-        peak = vimo_bench_fma_peak(run->threads, &isa);
-        if (peak > 0)
+    peak_info pk = {0.0, NULL};
+    if (!dev && run->cpu_time) {
+        vimo_bench_printf(run, "(no %%peak with --cpu-time: the FMA peak is measured in wall time)\n");
+    } else if (!dev) {
+        int ran;
+        pk.gflops = vimo_bench_fma_peak(run->threads, &pk.isa, &ran);
+        if (pk.gflops > 0)
             vimo_bench_printf(run, "fp32 FMA peak measured now: %.1f GFLOP/s per core (%s, %d thread%s at once); "
                                    "%%peak = op per thread / that\n",
-                              peak, isa, run->threads, run->threads == 1 ? "" : "s");
+                              pk.gflops, pk.isa, ran, ran == 1 ? "" : "s");
     }
     if (dev)
         vimo_bench_printf(run, "%5s %5s %5s %9s %9s %7s %9s %9s\n", "M", "K", "N", "op", "device", "op/dev", "op",
@@ -212,7 +223,7 @@ static int bench_gemm(vimo_bench_run *run)
     int rc = 0;
     for (int i = 0; i < nm && !rc; i++)
         for (int j = 0; j < nk && !rc; j++)
-            for (int l = 0; l < nn && !rc; l++) rc = bench_shape(run, ctx, ms[i], ks[j], ns[l], bias, dev, peak);
+            for (int l = 0; l < nn && !rc; l++) rc = bench_shape(run, ctx, ms[i], ks[j], ns[l], bias, dev, pk);
     vimo_ctx_free(ctx);
     return rc;
 }

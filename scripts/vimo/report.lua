@@ -173,7 +173,8 @@ end
 
 -- The mean over the QA results qas[1..n] (nil entries skipped, the sum in
 -- index order): accuracy per category and overall; the categories, n and
--- the majority baseline are those of the first present one.
+-- the majority baseline are those of the first present one; overall.correct
+-- is dropped (one seed's count would not match the mean).
 local function mean_qa(qas, n)
   local qa0
   for i = n, 1, -1 do qa0 = qas[i] or qa0 end
@@ -196,6 +197,7 @@ local function mean_qa(qas, n)
                         end)}
   end
   for k, v in pairs(qa0.overall) do qa.overall[k] = v end
+  qa.overall.correct = nil -- a count of one seed beside a mean would not match it
   qa.overall.accuracy = mean_of(function(q) return q.overall.accuracy end)
   return qa
 end
@@ -209,18 +211,25 @@ function M.mean_results(list)
   if #list == 1 then return list[1] end
   local first = list[1]
   local out = {contrast = first.contrast, align = first.align, instruct = first.instruct}
-  if not (first.eval and first.eval.qa) then return out end
+  local lead -- the first seed with QA results: its categories, n and caption count lead
+  for _, r in ipairs(list) do
+    if not lead and r.eval and r.eval.qa then lead = r end
+  end
+  if not lead then return out end
   local function evals(get)
     local v = {}
     for i, r in ipairs(list) do v[i] = r.eval and get(r.eval) or false end
     return v, #list
   end
   out.eval = {qa = mean_qa(evals(function(ev) return ev.qa end))}
-  for src in pairs(first.eval.qa_by_source or {}) do
-    out.eval.qa_by_source = out.eval.qa_by_source or {}
-    out.eval.qa_by_source[src] = mean_qa(evals(function(ev) return ev.qa_by_source and ev.qa_by_source[src] end))
+  for _, r in ipairs(list) do -- every source any seed has (older runs may lack qa_by_source)
+    for src in pairs(r.eval and r.eval.qa_by_source or {}) do
+      out.eval.qa_by_source = out.eval.qa_by_source or {}
+      out.eval.qa_by_source[src] = out.eval.qa_by_source[src] or
+        mean_qa(evals(function(ev) return ev.qa_by_source and ev.qa_by_source[src] end))
+    end
   end
-  local c0 = first.eval.captions
+  local c0 = lead.eval.captions
   if c0 then
     local function mean_of(get)
       local s, k = 0.0, 0

@@ -101,11 +101,12 @@ if fs then
   if a and b then
     local want = (a.eval.qa.overall.accuracy + b.eval.qa.overall.accuracy) / 2
     check(math.abs(r.mean.motion_only.qa.overall.accuracy - want) < 1e-12, "the table shows the mean over seeds")
-    for src, q in pairs(a.eval.qa_by_source or {}) do
-      local qb = b.eval.qa_by_source and b.eval.qa_by_source[src]
-      local m = r.mean.motion_only.qa_by_source and r.mean.motion_only.qa_by_source[src]
+    check(a.eval.qa_by_source and next(a.eval.qa_by_source) ~= nil, "each seed's results have qa_by_source")
+    for source, q in pairs(a.eval.qa_by_source or {}) do
+      local qb = b.eval.qa_by_source and b.eval.qa_by_source[source]
+      local m = r.mean.motion_only.qa_by_source and r.mean.motion_only.qa_by_source[source]
       check(qb and m and math.abs(m.overall.accuracy - (q.overall.accuracy + qb.overall.accuracy) / 2) < 1e-12,
-            "the per-source table shows the mean over seeds (" .. src .. ")")
+            "the per-source table shows the mean over seeds (" .. source .. ")")
     end
   end
 end

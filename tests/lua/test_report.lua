@@ -3,7 +3,8 @@ tests/lua/test_report.lua - vimo.report, the ablation's tables, on
 hand-made results: every cell of the QA table (accuracy in %, n, majority
 baseline), the per-source table and its terminal summary, the Markdown,
 and the mean over seeds (per category, overall, per source, captions; a
-seed without results is skipped, not counted as zero).
+seed without results, or without per-source results, is skipped, not
+counted as zero, wherever it comes in the list).
 ]]
 
 local report = require "vimo.report"
@@ -92,4 +93,15 @@ check.near(cat(m.eval.qa_by_source.s2, "style").accuracy, (0.75 + 0.25) / 2, 1e-
 check.near(m.eval.captions.cider_d, (0.9 + 0.5) / 2, 1e-12, "mean CIDEr-D")
 check.near(m.eval.captions.bleu[4], (0.2 + 0.0) / 2, 1e-12, "mean BLEU-4 (a zero counts)")
 check.eq(report.mean_results({a}), a, "one seed: its own results")
+check.eq(m.eval.qa.overall.correct, nil, "no single seed's count beside the mean")
+
+-- the seed without results first: the others still make the mean
+local m2 = report.mean_results({{}, a, b})
+check.ok(m2.eval and m2.eval.qa, "a seed without results first does not hide the others")
+check.near(m2.eval.qa.overall.accuracy, (12 / 14 + 6 / 14) / 2, 1e-12, "mean overall with the empty seed first")
+check.near(m2.eval.captions.cider_d, (0.9 + 0.5) / 2, 1e-12, "mean CIDEr-D with the empty seed first")
+-- a seed from before qa_by_source (first) does not drop the per-source mean
+local old = {eval = {qa = a.eval.qa, captions = a.eval.captions}}
+local m3 = report.mean_results({old, b})
+check.near(m3.eval.qa_by_source.s1.overall.accuracy, 1 / 6, 1e-12, "per-source mean over the seeds that have it")
 check.done("report")
