@@ -98,10 +98,10 @@ static void col2im_add(float *dx, const float *dcols, int64_t ld, const conv_geo
     }
 }
 
-/* Batch items per GEMM (forward, and dx in the backward): enough that the GEMM has ~GROUP_COLS
- * columns (a product with Ho Wo = 32..128 columns runs BLIS at a third of
- * the rate of one with 512), within GROUP_MAX_FLOATS of im2col buffer. One
- * item when Ho Wo is large already. */
+/* Batch items per GEMM (the forward, and dcols in the backward): enough
+ * that the GEMM has ~GROUP_COLS columns (a product with Ho Wo = 32..128
+ * columns runs BLIS at a third of the rate of one with 512), within
+ * GROUP_MAX_FLOATS of im2col buffer. One item when Ho Wo is large already. */
 #define GROUP_COLS 512
 #define GROUP_MAX_FLOATS (INT64_C(1) << 22)
 static int64_t batch_group(const conv_geom *g)
@@ -110,6 +110,13 @@ static int64_t batch_group(const conv_geom *g)
     if (gb > g->b) gb = g->b;
     while (gb > 1 && cg_rows(g) * l * gb > GROUP_MAX_FLOATS) gb--;
     return gb < 1 ? 1 : gb;
+}
+
+/* rows x len floats from src (row stride sld) to dst (row stride dld): an
+ * item's (Cout, l) block into or out of a group's (Cout, nb l) matrix. */
+static void copy_rows(float *dst, int64_t dld, const float *src, int64_t sld, int64_t rows, int64_t len)
+{
+    for (int64_t r = 0; r < rows; r++) memcpy(dst + r * dld, src + r * sld, (size_t)len * sizeof(float));
 }
 
 static vimo_status conv_backward(vimo_ctx *ctx, vimo_node *n)
@@ -145,9 +152,7 @@ vimo_status vt_cpu_conv_bwd(vimo_ctx *ctx, const vimo_conv_dims *g, const float 
         if (!gx) continue;
         const float *src = dy + b0 * ysz; /* (Cout, n) */
         if (nb > 1) {
-            for (int64_t i = 0; i < nb; i++)
-                for (int64_t co = 0; co < g->cout; co++)
-                    memcpy(dyg + co * n + i * l, dy + (b0 + i) * ysz + co * l, (size_t)l * sizeof(float));
+            for (int64_t i = 0; i < nb; i++) copy_rows(dyg + i * l, n, dy + (b0 + i) * ysz, l, g->cout, l);
             src = dyg;
         }
         VIMO_TRY(vimo_sgemm(1, 0, rows, n, g->cout, 1.0f, wd, rows, src, n, 0.0f, dcols, n));
@@ -220,9 +225,7 @@ vimo_status vt_cpu_conv_fwd(vimo_ctx *ctx, const vimo_conv_dims *g, const float 
                 for (int64_t j = 0; j < n; j++) dst[co * n + j] = bd[co];
         for (int64_t i = 0; i < nb; i++) im2col(cols + i * l, n, xd + (b0 + i) * xsz, g);
         if ((st = vimo_sgemm(0, 0, g->cout, n, rows, 1.0f, wd, rows, cols, n, bd ? 1.0f : 0.0f, dst, n))) return st;
-        for (int64_t i = 0; i < nb && nb > 1; i++)
-            for (int64_t co = 0; co < g->cout; co++)
-                memcpy(yd + (b0 + i) * ysz + co * l, ygrp + co * n + i * l, (size_t)l * sizeof(float));
+        for (int64_t i = 0; i < nb && nb > 1; i++) copy_rows(yd + (b0 + i) * ysz, l, ygrp + i * l, n, g->cout, l);
     }
     return VIMO_OK;
 }

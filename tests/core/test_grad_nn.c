@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -487,6 +488,41 @@ static void test_conv(void **state)
     }
 }
 
+/* conv1d with 7 items of 100 output frames: the op runs the forward and
+ * dcols as one GEMM per group of items (6, then 1). Forward against the
+ * direct definition, each item's output bitwise equal to the item convolved
+ * alone (the one-item path), and the gradients by finite differences. */
+static void test_conv_groups(void **state)
+{
+    (void)state;
+    enum { B = 7, CIN = 2, T = 102, COUT = 3, K = 3, TO = T - K + 1 };
+    conv_args a = {1, 0, 1, 0, 1};
+    vimo_tensor *in[3] = {gc_rand(&g_rng, 3, SHAPE(B, CIN, T), 1, 1), gc_rand(&g_rng, 3, SHAPE(COUT, CIN, K), 1, 1),
+                          gc_rand(&g_rng, 1, SHAPE(COUT), 1, 1)};
+    int64_t n;
+    float *y = forward_copy(f_conv, in, &a, &n);
+    assert_int_equal(n, B * COUT * TO);
+    double *ref = malloc(sizeof *ref * (size_t)n);
+    conv_ref(ref, vimo_tensor_data(in[0]), vimo_tensor_data(in[1]), vimo_tensor_data(in[2]), B, CIN, 1, T, COUT, 1,
+             K, 1, 0, 1, 1, TO, 0);
+    assert_true(max_abs_diff(y, ref, n) < 1e-5);
+    for (int i = 0; i < B; i++) {
+        vimo_tensor *one[3] = {NULL, in[1], in[2]};
+        assert_int_equal(vimo_tensor_new(&one[0], 3, SHAPE(1, CIN, T)), VIMO_OK);
+        memcpy(vimo_tensor_data(one[0]), vimo_tensor_data(in[0]) + (size_t)i * CIN * T, sizeof(float) * CIN * T);
+        int64_t m;
+        float *yi = forward_copy(f_conv, one, &a, &m);
+        assert_int_equal(m, COUT * TO);
+        assert_memory_equal(yi, y + (size_t)i * COUT * TO, sizeof(float) * (size_t)m);
+        free(yi);
+        vimo_tensor_free(one[0]);
+    }
+    assert_int_equal(gradcheck("conv1d, 7 items in groups", f_conv, in, 3, &a, EPS, RTOL, ATOL), 0);
+    free(ref);
+    free(y);
+    for (int i = 0; i < 3; i++) vimo_tensor_free(in[i]);
+}
+
 int main(void)
 {
     vimo_init();
@@ -498,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_rope_values),    cmocka_unit_test(test_rope_offset_consistent),
         cmocka_unit_test(test_dropout),        cmocka_unit_test(test_losses_grads),
         cmocka_unit_test(test_losses_values),  cmocka_unit_test(test_conv),
+        cmocka_unit_test(test_conv_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
