@@ -20,7 +20,8 @@ Stages (MotionLLM sec. 3.2, two-stage training; ViMoNet's joint recipe):
   instruct  QA + captions; LoRA on the LLM + projectors (+ encoders at
             enc_lr_scale); a small validation QA each epoch
   eval      test split: QA accuracy per category beside the majority-answer
-            baseline, and caption BLEU-1..4 / ROUGE-L / CIDEr-D
+            baseline, and caption BLEU-1..4 / ROUGE-L / CIDEr-D; the same QA
+            on the val split (eval_val), the figures a recipe is chosen on
 Joint training mixes motion-text and video-text: "paired" feeds both
 modalities of a clip in one sample; "unpaired" gives each training example
 one modality (video with probability video_ratio, fixed per example);
@@ -59,6 +60,10 @@ M.options = {
    help = "stage 0: QA categories whose answers are also contrasted with the clips (comma-separated, e.g. "
      .. "style,action; '' = captions only): every step through the category's attribute head, or one "
      .. "category per step through the caption head for those without one"},
+  {name = "contrast_tempo", default = 0.0, help = "stage 0: random tempo change of motion windows, rate in "
+     .. "[1/(1+x), 1+x] (0 = off; vimo.augment)"},
+  {name = "contrast_scale", default = 0.0, help = "stage 0: random body-size change of motion windows, in "
+     .. "[1-x, 1+x] (0 = off)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
@@ -72,6 +77,8 @@ M.options = {
      .. "by example count (else one per-token mean)"},
   {name = "val_questions", default = 48, help = "validation questions per epoch (0 = none)"},
   {name = "eval_limit", default = 0, help = "test clips to evaluate (0 = all)"},
+  {name = "eval_val", default = true, help = "eval: also score QA on the whole val split (results' eval.val; the "
+     .. "figures to choose a recipe on, so the test split stays untouched)"},
   {name = "eval_train", default = 0, help = "also evaluate QA on N training clips (diagnoses over/underfitting)"},
   {name = "data_limit", default = 0, help = "build/use only the first N clips (quick runs)"},
   {name = "video_size", default = 64, help = "video frame size S (square crop)"},
@@ -389,6 +396,10 @@ function M.main(def, overrides)
           o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
           assert(vimo.mkdir(o.ckpt_dir))
           local view, match = restricted(model, m), {}
+          if m == "motion" and (opt.contrast_tempo > 0 or opt.contrast_scale > 0) then
+            model.augment = require("vimo.augment").new{mean = state.ds.mean, std = state.ds.std,
+                                                        tempo = opt.contrast_tempo, scale = opt.contrast_scale}
+          end
           local res = trainer.run{
             opt = o, label = def.name .. " contrast " .. m, config = o,
             model = {params = params, train = function(on) model:train(on) end,
@@ -405,6 +416,7 @@ function M.main(def, overrides)
                      end},
             data = as_dataset(state.train),
           }
+          model.augment = nil
           local last = res.losses[#res.losses]
           out[m] = {steps = res.step, final_loss = last and last.loss, losses = res.losses,
                     final_match = match[#match]}
@@ -435,6 +447,11 @@ function M.main(def, overrides)
       end
       local r, preds = M.evaluate(state.model, state.ds, test)
       write_json(env.stage_dir .. "/predictions.json", preds)
+      if env.opt.eval_val and #state.val > 0 then
+        local rv, pv = M.evaluate(state.model, state.ds, state.val, math.huge)
+        r.val = {qa = rv.qa, qa_by_source = rv.qa_by_source}
+        write_json(env.stage_dir .. "/predictions_val.json", pv)
+      end
       if env.opt.eval_train > 0 then
         local tr, step = {}, math.max(1, #state.train // env.opt.eval_train)
         for i = 1, #state.train, step do

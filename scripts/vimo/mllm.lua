@@ -289,7 +289,11 @@ function Model:encode_modality(ctx, m, clips, rng, train)
   if m == "motion" then
     local L, wins = self.opt.motion_frames, {}
     for i, c in ipairs(clips) do
-      wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L)
+      if train and self.augment then -- stage 0 only (vimo.augment)
+        wins[i] = self.augment:window(ctx, c.motion, L, rng)
+      else
+        wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L)
+      end
     end
     x = vimo.stack(ctx, wins)
   else

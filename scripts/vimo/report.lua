@@ -10,7 +10,8 @@ tool; vimo only writes its data and script files).
   report.plots(dir, runs)             -- loss curves + per-category accuracy
 
 Each run's results are its runner results (stages contrast/align/instruct with
-`losses`, eval with `qa` = {overall, categories} and `captions`).
+`losses`, eval with `qa` = {overall, categories}, `captions` and, optionally,
+`qa_by_source` and `val` = {qa}).
 ]]
 
 local M = {}
@@ -66,9 +67,10 @@ local function header_of(lead, runs)
 end
 
 --- Rows: one per QA category (then overall), columns: each run's accuracy
--- and the majority-answer baseline; then the caption metrics; and, when the
--- runs' results have qa_by_source, t.by_source: the same rows per data
--- source (columns source, category, n, runs..., majority).
+-- and the majority-answer baseline; then the caption metrics; when a run
+-- has val results (eval.val), t.val: the same rows on the val split; and,
+-- when the runs' results have qa_by_source, t.by_source: the same rows per
+-- data source (columns source, category, n, runs..., majority).
 function M.table(runs)
   local t = {header = header_of({"category", "n"}, runs), rows = {}, captions = {}}
   qa_rows(t.rows, runs, function(r) return r.results.eval and r.results.eval.qa end, {})
@@ -76,6 +78,14 @@ function M.table(runs)
     local c = r.results.eval and r.results.eval.captions
     t.captions[#t.captions + 1] = {r.name, c and ("%.3f"):format(c.bleu[1]) or "-", c and ("%.3f"):format(c.bleu[4]) or "-",
                                    c and ("%.3f"):format(c.rouge_l) or "-", c and ("%.3f"):format(c.cider_d) or "-"}
+  end
+  local function val_qa(r) return r.results.eval and r.results.eval.val and r.results.eval.val.qa end
+  for _, r in ipairs(runs) do
+    if val_qa(r) then
+      t.val = {header = t.header, rows = {}}
+      qa_rows(t.val.rows, runs, val_qa, {})
+      break
+    end
   end
   local sources, seen = {}, {}
   for _, r in ipairs(runs) do
@@ -148,6 +158,14 @@ function M.text(t)
     out = out .. "\nQA accuracy (%) overall, by data source (per category: results.md):\n" ..
           fmt_rows(source_overall(t.by_source))
   end
+  if t.val then
+    local rows = {}
+    for _, r in ipairs(t.val.rows) do
+      if r[1] == "overall" or r[1] == "action" or r[1] == "style" then rows[#rows + 1] = r end
+    end
+    out = out .. "\nQA accuracy (%) on the val split (choose recipes on these; every category: results.md):\n" ..
+          fmt_rows(t.val.header, rows)
+  end
   return out
 end
 
@@ -167,6 +185,9 @@ function M.markdown(t)
               "\n### Captioning" .. note .. "\n\n" .. md_rows(CAP_HEADER, t.captions)
   if t.by_source then
     out = out .. "\n### QA accuracy (%) by data source" .. note .. "\n\n" .. md_rows(t.by_source.header, t.by_source.rows)
+  end
+  if t.val then
+    out = out .. "\n### QA accuracy (%), val split" .. note .. "\n\n" .. md_rows(t.val.header, t.val.rows)
   end
   return out
 end
@@ -203,7 +224,8 @@ local function mean_qa(qas, n)
 end
 
 --- The mean of several runs' results of one experiment (one per seed):
--- QA accuracy per category and overall (also per data source), and the
+-- QA accuracy per category and overall (also per data source and on the
+-- val split), and the
 -- caption metrics, averaged; n and the majority baseline are the same for
 -- every seed (same test split). The stages' losses are the first run's (for
 -- the plots). One run: itself.
@@ -228,6 +250,10 @@ function M.mean_results(list)
       out.eval.qa_by_source[src] = out.eval.qa_by_source[src] or
         mean_qa(evals(function(ev) return ev.qa_by_source and ev.qa_by_source[src] end))
     end
+  end
+  local vals = evals(function(ev) return ev.val and ev.val.qa end)
+  for i = 1, #list do
+    if vals[i] then out.eval.val = {qa = mean_qa(vals, #list)}; break end
   end
   local c0 = lead.eval.captions
   if c0 then

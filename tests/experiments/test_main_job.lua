@@ -47,6 +47,21 @@ local with_source = 0
 for _, p in ipairs(preds) do if p.id and by_src[p.source] then with_source = with_source + 1 end end
 check(#preds > 0 and with_source == #preds, ("every prediction names its clip and a scored source (%d of %d)"):format(
   with_source, #preds))
+-- the val split is scored too (eval_val, default on), on clips apart from the test clips
+if full.data.val > 0 then
+  local vq = full.eval.val and full.eval.val.qa
+  check(vq and vq.overall.n > 0, "the eval stage reports QA accuracy on the val split")
+  local vf = io.open(tmp .. "/full/eval/predictions_val.json")
+  local vpreds = vf and vimo.json_decode(vf:read("a")) or {}
+  if vf then vf:close() end
+  local test_ids, overlap = {}, 0
+  for _, p in ipairs(preds) do test_ids[p.id] = true end
+  for _, p in ipairs(vpreds) do if test_ids[p.id] then overlap = overlap + 1 end end
+  check(vq and #vpreds == vq.overall.n and overlap == 0,
+        ("one val prediction per val question (%d), none of a test clip (%d)"):format(#vpreds, overlap))
+else
+  check(false, "the test subset has val clips (data_limit too small?)")
+end
 local steps = #full.instruct.losses
 check(steps >= 6, "enough instruct steps to interrupt (" .. steps .. ")")
 

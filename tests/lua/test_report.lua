@@ -2,7 +2,8 @@
 tests/lua/test_report.lua - vimo.report, the ablation's tables, on
 hand-made results: every cell of the QA table (accuracy in %, n, majority
 baseline), the per-source table and its terminal summary, the Markdown,
-and the mean over seeds (per category, overall, per source, captions; a
+the val-split table, and the mean over seeds (per category, overall, per
+source, val, captions; a
 seed without results, or without per-source results, is skipped, not
 counted as zero, wherever it comes in the list).
 ]]
@@ -18,6 +19,10 @@ local function qa(cats, overall)
                          majority_accuracy = c[5]}
   end
   return out
+end
+
+local function cat_of(q, name)
+  for _, c in ipairs(q.categories) do if c.category == name then return c end end
 end
 
 -- Run A: action 9/10, style 3/4, overall 12/14; source s1: action 5/6, s2: action 4/4 + style 3/4.
@@ -71,6 +76,31 @@ check.ok(text:find("s2%s+8%s+87%.5%s+62%.5"), "text: s2's overall row:\n" .. tex
 check.ok(not text:find("s2%s+style"), "text: no per-category source rows")
 local md = report.markdown(t)
 check.ok(md:find("| s2 | style | 4 | 75.0 | 25.0 | 25.0 |", 1, true), "markdown: a per-source category row:\n" .. md)
+
+-- the val split: the same rows from eval.val.qa (a run without val results
+-- gets "-"); the terminal shows action, style and overall, Markdown all
+local av = {eval = {qa = a.eval.qa,
+  val = {qa = qa({{"action", 5, 4, "walk", 0.4}, {"speed", 5, 2, "slow", 0.6}, {"style", 4, 1, "happy", 0.25}},
+                 {n = 14, correct = 7, accuracy = 7 / 14})}}}
+local tv = report.table({{name = "A", results = av}, {name = "B", results = b}})
+local want_val = {
+  {"action", "5", "80.0", "-", "40.0"},
+  {"speed", "5", "40.0", "-", "60.0"},
+  {"style", "4", "25.0", "-", "25.0"},
+  {"overall", "14", "50.0", "-", "-"},
+}
+check.ok(tv.val, "a val table when a run has eval.val")
+check.eq(#tv.val.rows, #want_val, "val rows")
+for i, row in ipairs(want_val) do check.eq(table.concat(tv.val.rows[i], ","), table.concat(row, ","), "val row " .. i) end
+local tvt = report.text(tv)
+check.ok(tvt:find("val split", 1, true) and tvt:find("style%s+4%s+25%.0%s+%-%s+25%.0"), "text: val style row:\n" .. tvt)
+check.ok(not tvt:find("speed%s+5%s+40%.0"), "text: val speed row left to results.md")
+check.ok(report.markdown(tv):find("| speed | 5 | 40.0 | - | 60.0 |", 1, true), "markdown: every val row")
+check.eq(t.val, nil, "no val table without eval.val")
+local mv = report.mean_results({av, b, {eval = {qa = b.eval.qa, val = {qa = qa({{"action", 5, 2, "walk", 0.4}},
+  {n = 5, correct = 2, accuracy = 0.4})}}}})
+check.near(cat_of(mv.eval.val.qa, "action").accuracy, (0.8 + 0.4) / 2, 1e-12, "mean val action over the seeds with val")
+check.near(mv.eval.val.qa.overall.accuracy, (0.5 + 0.4) / 2, 1e-12, "mean val overall")
 
 -- no qa_by_source: no per-source table
 local plain = report.table({{name = "A", results = {eval = {qa = a.eval.qa}}}})

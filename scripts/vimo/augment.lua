@@ -1,0 +1,107 @@
+--[[
+vimo/augment.lua - random tempo and body-size changes of a HumanML3D motion
+window, for stage 0 (contrastive pretraining of the motion encoder).
+
+  local augment = require "vimo.augment"
+  local a = augment.new{mean = ds.mean, std = ds.std, tempo = 0.2, scale = 0.1}
+  local win = a:window(ctx, clip.motion, 128, rng)   -- (128, 263), normalised
+
+Why: a style changes how fast and how big a performance is (a sad run is
+slow, a proud walk long-strided), and the encoder saw each action in ~10
+styles. Stretching time and body size at random asks it to tell actions
+apart by the pattern of the movement, not its tempo or size (skeleton action
+recognition's usual augmentations, e.g. temporal rescaling and scaling in
+Shahroudy et al.'s NTU baselines).
+
+The features are HumanML3D's 263 dims (docs/motion.md, "Assemble"),
+normalised as (f - mean) / std:
+  tempo r (frames of the source per output frame; r > 1 plays faster):
+    output frame i = the source at time i * r, linear between frames; the
+    per-frame velocities (dims 0-2: root yaw and XZ velocity; 193-258: joint
+    velocities) are multiplied by r, as one output frame spans r source
+    frames. r is drawn log-uniform in [1 / (1 + tempo), 1 + tempo].
+  size s (uniform in [1 - scale, 1 + scale]): every length is multiplied by
+    s: root XZ velocity (1-2), root height (3), ric positions (4-66) and joint
+    velocities (193-258); rotations (67-192), yaw (0) and foot contacts
+    (259-262) do not change.
+Both are affine per dim in raw units, f' = f * a, which in normalised units
+is x' = x * a + mean * (a - 1) / std.
+The window: the span of source frames an L-frame output covers, at a random
+start when the clip is longer, then padded to L as vimo.window pads (the
+last frame repeated).
+]]
+
+local vimo = require "vimo"
+
+local M = {}
+
+M.DIM = 263
+-- 0-based inclusive ranges of the 263 dims.
+M.TEMPO_DIMS = {{0, 2}, {193, 258}}
+M.LENGTH_DIMS = {{1, 3}, {4, 66}, {193, 258}}
+
+local A = {}
+A.__index = A
+
+--- o = {mean = tensor (263), std = tensor (263), tempo = 0.2, scale = 0.1}
+-- (tempo 0 / scale 0: that change is off).
+function M.new(o)
+  return setmetatable({mean = o.mean:totable(), std = o.std:totable(), tempo = o.tempo or 0, scale = o.scale or 0}, A)
+end
+
+--- Per-dim factors a (raw units) for tempo r and size s.
+function M.factors(r, s)
+  local a = {}
+  for d = 1, M.DIM do a[d] = 1.0 end
+  for _, g in ipairs(M.TEMPO_DIMS) do
+    for d = g[1], g[2] do a[d + 1] = a[d + 1] * r end
+  end
+  for _, g in ipairs(M.LENGTH_DIMS) do
+    for d = g[1], g[2] do a[d + 1] = a[d + 1] * s end
+  end
+  return a
+end
+
+--- Linear interpolation of n output frames at source times i * r of a
+-- span of frames: lists lo, hi (0-based frames) and f, output frame i =
+-- (1 - f) * lo + f * hi.
+function M.interp(n, span, r)
+  local lo, hi, f = {}, {}, {}
+  for i = 0, n - 1 do
+    local t = math.min(i * r, span - 1)
+    local j = math.floor(t)
+    lo[i + 1], hi[i + 1], f[i + 1] = j, math.min(j + 1, span - 1), t - j
+  end
+  return lo, hi, f
+end
+
+--- x (T, 263) normalised -> (L, 263): tempo r, size s, from source frame
+-- `start` (0-based); past the clip's end the last frame repeats.
+function A:apply(ctx, x, L, r, s, start)
+  local T = x:shape()[1]
+  local span = math.min(T - start, math.floor((L - 1) * r) + 1)
+  local n = math.min(L, math.floor((span - 1) / r) + 1)
+  local lo, hi, f = M.interp(n, span, r)
+  for i = 1, n do lo[i], hi[i] = lo[i] + start, hi[i] + start end
+  local y0 = vimo.embedding(ctx, x, lo)                                        -- (n, 263) rows lo
+  local dt = vimo.contiguous(ctx, vimo.transpose(ctx, vimo.sub(ctx, vimo.embedding(ctx, x, hi), y0), 0, 1))
+  local step = vimo.transpose(ctx, vimo.mul(ctx, dt, vimo.tensor(f)), 0, 1)     -- f_i * (hi - lo), (n, 263)
+  local y = vimo.add(ctx, y0, vimo.contiguous(ctx, step))
+  local a, b = M.factors(r, s), {}
+  for d = 1, M.DIM do b[d] = self.mean[d] * (a[d] - 1.0) / self.std[d] end
+  y = vimo.add(ctx, vimo.mul(ctx, y, vimo.tensor(a)), vimo.tensor(b))
+  return vimo.window(ctx, y, 0, L)
+end
+
+--- A random L-frame training window of x (T, 263): random tempo and size,
+-- random start where the stretched clip is longer than L.
+function A:window(ctx, x, L, rng)
+  local r = self.tempo > 0 and math.exp((2 * rng:uniform() - 1) * math.log(1 + self.tempo)) or 1.0
+  local s = self.scale > 0 and 1 + (2 * rng:uniform() - 1) * self.scale or 1.0
+  local T = x:shape()[1]
+  local need = math.floor((L - 1) * r) + 1
+  local start = T > need and rng:below(T - need + 1) or 0
+  return self:apply(ctx, x, L, r, s, start)
+end
+
+return M
