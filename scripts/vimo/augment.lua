@@ -9,9 +9,10 @@ window, for stage 0 (contrastive pretraining of the motion encoder).
 Why: a style changes how fast and how big a performance is (a sad run is
 slow, a proud walk long-strided), and the encoder saw each action in ~10
 styles. Stretching time and body size at random asks it to tell actions
-apart by the pattern of the movement, not its tempo or size (skeleton action
-recognition's usual augmentations, e.g. temporal rescaling and scaling in
-Shahroudy et al.'s NTU baselines).
+apart by the pattern of the movement, not its tempo or size (temporal
+rescaling and scaling, common augmentations in skeleton action recognition).
+Measured on the val split it did not help here (docs/experiments.md, sixth
+round), so the stage-0 options that use it are off by default.
 
 The features are HumanML3D's 263 dims (docs/motion.md, "Assemble"),
 normalised as (f - mean) / std:
@@ -62,6 +63,12 @@ function M.factors(r, s)
   return a
 end
 
+--- Source frames that L output frames at tempo r read: up to time
+-- (L - 1) r and the frame after it when that time falls between frames.
+function M.span(L, r)
+  return math.ceil((L - 1) * r - 1e-9) + 1
+end
+
 --- Linear interpolation of n output frames at source times i * r of a
 -- span of frames: lists lo, hi (0-based frames) and f, output frame i =
 -- (1 - f) * lo + f * hi.
@@ -79,8 +86,8 @@ end
 -- `start` (0-based); past the clip's end the last frame repeats.
 function A:apply(ctx, x, L, r, s, start)
   local T = x:shape()[1]
-  local span = math.min(T - start, math.floor((L - 1) * r) + 1)
-  local n = math.min(L, math.floor((span - 1) / r) + 1)
+  local span = math.min(T - start, M.span(L, r))
+  local n = math.min(L, math.floor((span - 1) / r + 1e-9) + 1) -- 1e-9: (L-1) r / r may round below L-1
   local lo, hi, f = M.interp(n, span, r)
   for i = 1, n do lo[i], hi[i] = lo[i] + start, hi[i] + start end
   local y0 = vimo.embedding(ctx, x, lo)                                        -- (n, 263) rows lo
@@ -99,7 +106,7 @@ function A:window(ctx, x, L, rng)
   local r = self.tempo > 0 and math.exp((2 * rng:uniform() - 1) * math.log(1 + self.tempo)) or 1.0
   local s = self.scale > 0 and 1 + (2 * rng:uniform() - 1) * self.scale or 1.0
   local T = x:shape()[1]
-  local need = math.floor((L - 1) * r) + 1
+  local need = M.span(L, r)
   local start = T > need and rng:below(T - need + 1) or 0
   return self:apply(ctx, x, L, r, s, start)
 end

@@ -18,10 +18,8 @@ local mllm = require "vimo.mllm"
 
 local a = vimo.args
 local dir = assert(a.checkpoint, "describe: checkpoint=DIR is required")
-local f, err = io.open(dir .. "/config.json", "rb")
-if not f then error("describe: " .. dir .. " is not a run folder (no config.json): " .. err, 0) end
-local opt = vimo.json_decode(f:read("a"))
-f:close()
+local model, opt, ck = mllm.load_run(dir)
+if not model then error("describe: " .. opt, 0) end
 
 local mods = {}
 for m in tostring(opt.modalities):gmatch("[^,%s]+") do mods[#mods + 1] = m end
@@ -31,17 +29,6 @@ for _, m in ipairs(mods) do known = known or m == want end
 if not known then
   error(("describe: this model was trained on %s; it cannot read %s"):format(opt.modalities, want), 0)
 end
-
-local ck, cerr = vimo.load_checkpoint(dir .. "/model.ckpt")
-if not ck then error("describe: " .. cerr, 0) end
-local model = mllm.new(opt, mods, opt.seed)
-for _, t in ipairs(ck:tensors()) do
-  if t.name:find("lora_", 1, true) then
-    model:add_lora(opt.seed + 77)
-    break
-  end
-end
-ck:restore{params = model:all_params()}
 
 local ctx = vimo.ctx()
 ctx:grad(false)

@@ -74,6 +74,37 @@ local CAPTION_PROMPTS = {
 M.CAPTION_PROMPT = CAPTION_PROMPTS[1]
 M.CAPTION_PROMPTS = CAPTION_PROMPTS
 
+--- A trained run folder's model: rebuilt from DIR/config.json (plugins and
+-- options), LoRA adapters added when DIR/model.ckpt has them, parameters
+-- restored. Returns the model, the run's options and the open checkpoint
+-- (the caller closes it; it also holds data.motion_mean / motion_std), or
+-- nil and a message naming the file.
+function M.load_run(dir)
+  local f, err = io.open(dir .. "/config.json", "rb")
+  if not f then return nil, dir .. " is not a run folder (no config.json): " .. err end
+  local ok, opt = pcall(vimo.json_decode, f:read("a"))
+  f:close()
+  if not ok or type(opt) ~= "table" then return nil, dir .. "/config.json: " .. tostring(opt) end
+  local ck, cerr = vimo.load_checkpoint(dir .. "/model.ckpt")
+  if not ck then return nil, cerr end
+  local mods = {}
+  for m in tostring(opt.modalities):gmatch("[^,%s]+") do mods[#mods + 1] = m end
+  local model = M.new(opt, mods, opt.seed)
+  for _, t in ipairs(ck:tensors()) do
+    if t.name:find("lora_", 1, true) then
+      model:add_lora(opt.seed + 77)
+      break
+    end
+  end
+  local rok, rerr = pcall(ck.restore, ck, {params = model:all_params()})
+  if not rok then
+    ck:close()
+    model:close()
+    return nil, dir .. "/model.ckpt: " .. tostring(rerr)
+  end
+  return model, opt, ck
+end
+
 --- Builds the model for the given modalities ({"motion"}, {"video"} or both).
 function M.new(opt, modalities, seed)
   local self = setmetatable({opt = opt, modalities = modalities, enc = {}, proj = {}, attr = {}}, Model)

@@ -76,6 +76,7 @@ function M.table(runs)
   qa_rows(t.rows, runs, function(r) return r.results.eval and r.results.eval.qa end, {})
   for _, r in ipairs(runs) do
     local c = r.results.eval and r.results.eval.captions
+    t.has_captions = t.has_captions or c ~= nil
     t.captions[#t.captions + 1] = {r.name, c and ("%.3f"):format(c.bleu[1]) or "-", c and ("%.3f"):format(c.bleu[4]) or "-",
                                    c and ("%.3f"):format(c.rouge_l) or "-", c and ("%.3f"):format(c.cider_d) or "-"}
   end
@@ -150,12 +151,14 @@ end
 
 --- The tables as plain text (QA accuracy in %, then caption metrics, then
 -- the overall accuracy per data source; results.md has every category).
+-- t.split names the QA table's split ("test" if nil).
 function M.text(t)
   local note = t.note and (" (" .. t.note .. ")") or ""
-  local out = "QA accuracy (%) on the test split, majority-answer baseline beside" .. note .. ":\n" ..
-              fmt_rows(t.header, t.rows) .. "\n" .. fmt_rows(CAP_HEADER, t.captions)
+  local out = "QA accuracy (%) on the " .. (t.split or "test") .. " split, majority-answer baseline beside" .. note ..
+              ":\n" .. fmt_rows(t.header, t.rows)
+  if t.has_captions then out = out .. "\n" .. fmt_rows(CAP_HEADER, t.captions) end
   if t.by_source then
-    out = out .. "\nQA accuracy (%) overall, by data source (per category: results.md):\n" ..
+    out = out .. "\nQA accuracy (%) overall, by data source (per category: results.md, results.json):\n" ..
           fmt_rows(source_overall(t.by_source))
   end
   if t.val then
@@ -254,6 +257,15 @@ function M.mean_results(list)
   local vals = evals(function(ev) return ev.val and ev.val.qa end)
   for i = 1, #list do
     if vals[i] then out.eval.val = {qa = mean_qa(vals, #list)}; break end
+  end
+  for _, r in ipairs(list) do -- the val split per source, as the test split above
+    local vs = r.eval and r.eval.val and r.eval.val.qa_by_source
+    for src in pairs(vs or {}) do
+      out.eval.val.qa_by_source = out.eval.val.qa_by_source or {}
+      out.eval.val.qa_by_source[src] = out.eval.val.qa_by_source[src] or mean_qa(evals(function(ev)
+        return ev.val and ev.val.qa_by_source and ev.val.qa_by_source[src]
+      end))
+    end
   end
   local c0 = lead.eval.captions
   if c0 then

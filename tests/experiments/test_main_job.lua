@@ -54,11 +54,37 @@ if full.data.val > 0 then
   local vf = io.open(tmp .. "/full/eval/predictions_val.json")
   local vpreds = vf and vimo.json_decode(vf:read("a")) or {}
   if vf then vf:close() end
-  local test_ids, overlap = {}, 0
-  for _, p in ipairs(preds) do test_ids[p.id] = true end
-  for _, p in ipairs(vpreds) do if test_ids[p.id] then overlap = overlap + 1 end end
-  check(vq and #vpreds == vq.overall.n and overlap == 0,
-        ("one val prediction per val question (%d), none of a test clip (%d)"):format(#vpreds, overlap))
+  -- against the dataset the run used: every val clip answered, no other clip
+  local ds = assert(require("vimo.data").load{limit = 40, quiet = true})
+  local val_ids, answered, stray = {}, {}, 0
+  for _, c in ipairs(ds:split("val")) do val_ids[c.id] = true end
+  for _, p in ipairs(vpreds) do
+    if val_ids[p.id] then answered[p.id] = true else stray = stray + 1 end
+  end
+  local missing = 0
+  for id in pairs(val_ids) do if not answered[id] then missing = missing + 1 end end
+  check(vq and #vpreds == vq.overall.n and stray == 0 and missing == 0,
+        ("one val prediction per val question (%d), all of val clips (%d not), every val clip (%d missing)"):format(
+        #vpreds, stray, missing))
+  -- scripts/evaluate.lua rebuilds the model from the run folder and scores it again: the same answers
+  local cmd = ("'%s' run '%s/scripts/evaluate.lua' run='%s/full' split=val out='%s/val.json' > '%s/evaluate.log' 2>&1"):format(
+    exe, src, tmp, tmp, tmp)
+  check(os.execute(cmd), "scripts/evaluate.lua exits 0")
+  local ef = io.open(tmp .. "/val.json")
+  local ev = ef and vimo.json_decode(ef:read("a"))
+  if ef then ef:close() end
+  local same = ev ~= nil and vq ~= nil and ev.eval.qa.overall.correct == vq.overall.correct
+  for i, c in ipairs(vq and vq.categories or {}) do
+    local e = ev and ev.eval.qa.categories[i]
+    same = same and e ~= nil and e.category == c.category and e.correct == c.correct and e.n == c.n
+  end
+  check(same, "scripts/evaluate.lua reproduces the eval stage's val figures")
+  local bad = ("'%s' run '%s/scripts/evaluate.lua' run='%s/nothing' > '%s/evaluate_bad.log' 2>&1"):format(
+    exe, src, tmp, tmp)
+  local lf = (not os.execute(bad)) and io.open(tmp .. "/evaluate_bad.log")
+  local msg = lf and lf:read("a") or ""
+  if lf then lf:close() end
+  check(msg:find("nothing is not a run folder", 1, true), "evaluate: a missing run folder fails, named:\n" .. msg)
 else
   check(false, "the test subset has val clips (data_limit too small?)")
 end

@@ -81,7 +81,8 @@ check.ok(md:find("| s2 | style | 4 | 75.0 | 25.0 | 25.0 |", 1, true), "markdown:
 -- gets "-"); the terminal shows action, style and overall, Markdown all
 local av = {eval = {qa = a.eval.qa,
   val = {qa = qa({{"action", 5, 4, "walk", 0.4}, {"speed", 5, 2, "slow", 0.6}, {"style", 4, 1, "happy", 0.25}},
-                 {n = 14, correct = 7, accuracy = 7 / 14})}}}
+                 {n = 14, correct = 7, accuracy = 7 / 14}),
+         qa_by_source = {s1 = qa({{"action", 5, 4, "walk", 0.4}}, {n = 5, correct = 4, accuracy = 0.8})}}}}
 local tv = report.table({{name = "A", results = av}, {name = "B", results = b}})
 local want_val = {
   {"action", "5", "80.0", "-", "40.0"},
@@ -101,10 +102,15 @@ local mv = report.mean_results({av, b, {eval = {qa = b.eval.qa, val = {qa = qa({
   {n = 5, correct = 2, accuracy = 0.4})}}}})
 check.near(cat_of(mv.eval.val.qa, "action").accuracy, (0.8 + 0.4) / 2, 1e-12, "mean val action over the seeds with val")
 check.near(mv.eval.val.qa.overall.accuracy, (0.5 + 0.4) / 2, 1e-12, "mean val overall")
+check.near(mv.eval.val.qa_by_source.s1.overall.accuracy, 0.8, 1e-12, "val per source: the one seed that has it")
 
 -- no qa_by_source: no per-source table
 local plain = report.table({{name = "A", results = {eval = {qa = a.eval.qa}}}})
 check.eq(plain.by_source, nil, "no per-source table without qa_by_source")
+check.ok(text:find("CIDEr-D", 1, true) and text:find("on the test split", 1, true), "text: captions, test split")
+plain.split = "val"
+check.ok(not report.text(plain):find("CIDEr-D", 1, true), "text: no caption table without caption results")
+check.ok(report.text(plain):find("on the val split", 1, true), "text: the split named")
 check.ok(not report.text(plain):find("by data source", 1, true), "and none printed")
 
 -- mean over seeds: A and B as two seeds of one experiment, plus a seed
