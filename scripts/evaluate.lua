@@ -8,12 +8,13 @@ vimo.mllm.load_run), loads the dataset it was trained on (the same video
 size, frames and data_limit) and answers every question of the split's clips
 with experiment.evaluate, the function the eval stage calls: QA accuracy per
 category beside the majority-answer baseline, overall and per data source.
-Greedy decoding makes this reproduce the run's own eval figures exactly; it
-is how runs made before the eval stage scored the val split (eval_val) get
-their val figures (docs/experiments.md, sixth round).
+Greedy decoding makes this reproduce the run's own eval figures exactly at
+the run's thread count (another count may round differently in the GEMMs);
+it is how runs made before the eval stage scored the val split (eval_val)
+get their val figures (docs/experiments.md, sixth round).
 Options: run = the run folder (required), split = train | val | test (val),
 captions = true to score captions too (BLEU / ROUGE-L / CIDEr-D), out = a
-JSON file for the results.
+JSON file for the results, threads = kernel threads (the run's by default).
 ]]
 
 local vimo = require "vimo"
@@ -32,7 +33,7 @@ end
 local model, opt, ck = mllm.load_run(dir)
 if not model then error("evaluate: " .. opt, 0) end
 ck:close()
-vimo.threads(opt.threads or 0)
+vimo.threads(a.threads or opt.threads or 0)
 local limit = (opt.data_limit or 0) > 0 and opt.data_limit or nil
 local ds, derr = data.load{S = opt.video_size, F = opt.frames, limit = limit, quiet = true}
 if not ds then error("evaluate: " .. tostring(derr), 0) end
