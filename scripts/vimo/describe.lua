@@ -21,11 +21,9 @@ local dir = assert(a.checkpoint, "describe: checkpoint=DIR is required")
 local model, opt, ck = mllm.load_run(dir)
 if not model then error("describe: " .. opt, 0) end
 
-local mods = {}
-for m in tostring(opt.modalities):gmatch("[^,%s]+") do mods[#mods + 1] = m end
 local want = a.motion and "motion" or "video"
 local known = false
-for _, m in ipairs(mods) do known = known or m == want end
+for _, m in ipairs(model.modalities) do known = known or m == want end
 if not known then
   error(("describe: this model was trained on %s; it cannot read %s"):format(opt.modalities, want), 0)
 end

@@ -226,10 +226,35 @@ local function mean_qa(qas, n)
   return qa
 end
 
+-- The mean over the seeds' results of one split: {qa =, qa_by_source =}
+-- of split(r.eval) (the eval table itself, or its val), every source any
+-- seed has (older runs may lack qa_by_source); nil when no seed has QA there.
+local function mean_split(list, split)
+  local function each(get)
+    local v = {}
+    for i, r in ipairs(list) do
+      local sp = r.eval and split(r.eval)
+      v[i] = sp and get(sp) or false
+    end
+    return v, #list
+  end
+  local qa = mean_qa(each(function(sp) return sp.qa end))
+  if not qa then return nil end
+  local out = {qa = qa}
+  for _, r in ipairs(list) do
+    local sp = r.eval and split(r.eval)
+    for src in pairs(sp and sp.qa_by_source or {}) do
+      out.qa_by_source = out.qa_by_source or {}
+      out.qa_by_source[src] = out.qa_by_source[src] or
+        mean_qa(each(function(x) return x.qa_by_source and x.qa_by_source[src] end))
+    end
+  end
+  return out
+end
+
 --- The mean of several runs' results of one experiment (one per seed):
 -- QA accuracy per category and overall (also per data source and on the
--- val split), and the
--- caption metrics, averaged; n and the majority baseline are the same for
+-- val split), and the caption metrics, averaged; n and the majority baseline are the same for
 -- every seed (same test split). The stages' losses are the first run's (for
 -- the plots). One run: itself.
 function M.mean_results(list)
@@ -241,32 +266,8 @@ function M.mean_results(list)
     if not lead and r.eval and r.eval.qa then lead = r end
   end
   if not lead then return out end
-  local function evals(get)
-    local v = {}
-    for i, r in ipairs(list) do v[i] = r.eval and get(r.eval) or false end
-    return v, #list
-  end
-  out.eval = {qa = mean_qa(evals(function(ev) return ev.qa end))}
-  for _, r in ipairs(list) do -- every source any seed has (older runs may lack qa_by_source)
-    for src in pairs(r.eval and r.eval.qa_by_source or {}) do
-      out.eval.qa_by_source = out.eval.qa_by_source or {}
-      out.eval.qa_by_source[src] = out.eval.qa_by_source[src] or
-        mean_qa(evals(function(ev) return ev.qa_by_source and ev.qa_by_source[src] end))
-    end
-  end
-  local vals = evals(function(ev) return ev.val and ev.val.qa end)
-  for i = 1, #list do
-    if vals[i] then out.eval.val = {qa = mean_qa(vals, #list)}; break end
-  end
-  for _, r in ipairs(list) do -- the val split per source, as the test split above
-    local vs = r.eval and r.eval.val and r.eval.val.qa_by_source
-    for src in pairs(vs or {}) do
-      out.eval.val.qa_by_source = out.eval.val.qa_by_source or {}
-      out.eval.val.qa_by_source[src] = out.eval.val.qa_by_source[src] or mean_qa(evals(function(ev)
-        return ev.val and ev.val.qa_by_source and ev.val.qa_by_source[src]
-      end))
-    end
-  end
+  out.eval = mean_split(list, function(ev) return ev end)
+  out.eval.val = mean_split(list, function(ev) return ev.val end)
   local c0 = lead.eval.captions
   if c0 then
     local function mean_of(get)

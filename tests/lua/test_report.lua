@@ -116,16 +116,13 @@ check.ok(not report.text(plain):find("by data source", 1, true), "and none print
 -- mean over seeds: A and B as two seeds of one experiment, plus a seed
 -- that has no results (skipped)
 local m = report.mean_results({a, b, {}})
-local function cat(q, name)
-  for _, c in ipairs(q.categories) do if c.category == name then return c end end
-end
-check.near(cat(m.eval.qa, "action").accuracy, (0.9 + 0.5) / 2, 1e-12, "mean action accuracy")
-check.near(cat(m.eval.qa, "style").accuracy, (0.75 + 0.25) / 2, 1e-12, "mean style accuracy")
+check.near(cat_of(m.eval.qa, "action").accuracy, (0.9 + 0.5) / 2, 1e-12, "mean action accuracy")
+check.near(cat_of(m.eval.qa, "style").accuracy, (0.75 + 0.25) / 2, 1e-12, "mean style accuracy")
 check.near(m.eval.qa.overall.accuracy, (12 / 14 + 6 / 14) / 2, 1e-12, "mean overall accuracy")
-check.eq(cat(m.eval.qa, "action").n, 10, "n kept")
-check.near(cat(m.eval.qa, "action").majority_accuracy, 0.3, 0, "majority baseline kept")
+check.eq(cat_of(m.eval.qa, "action").n, 10, "n kept")
+check.near(cat_of(m.eval.qa, "action").majority_accuracy, 0.3, 0, "majority baseline kept")
 check.near(m.eval.qa_by_source.s1.overall.accuracy, (5 / 6 + 1 / 6) / 2, 1e-12, "mean per-source accuracy (s1)")
-check.near(cat(m.eval.qa_by_source.s2, "style").accuracy, (0.75 + 0.25) / 2, 1e-12, "mean per-source style (s2)")
+check.near(cat_of(m.eval.qa_by_source.s2, "style").accuracy, (0.75 + 0.25) / 2, 1e-12, "mean per-source style (s2)")
 check.near(m.eval.captions.cider_d, (0.9 + 0.5) / 2, 1e-12, "mean CIDEr-D")
 check.near(m.eval.captions.bleu[4], (0.2 + 0.0) / 2, 1e-12, "mean BLEU-4 (a zero counts)")
 check.eq(report.mean_results({a}), a, "one seed: its own results")
