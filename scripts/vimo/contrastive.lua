@@ -154,7 +154,9 @@ end
 -- e.g. one QA answer per clip keyed by the answer, so clips with the same
 -- answer are not negatives; each adds its own InfoNCE against the pooled
 -- clip embedding, through the view's own head where it has one (the
--- model's attribute heads, vimo.mllm) or else the caption head.
+-- model's attribute heads, vimo.mllm) or else the caption head; a view
+-- with z = {m = (B, dim) of length sqrt(dim)} contrasts that clip
+-- embedding instead (the model's statistics token).
 -- Returns the loss, B, and the top-1 match rate of the captions.
 function Head:loss(ctx, tokens, captions, groups, extra)
   local t = self:encode_text(ctx, captions)
@@ -169,7 +171,7 @@ function Head:loss(ctx, tokens, captions, groups, extra)
     add(l)
     for k, v in ipairs(extra or {}) do
       local head = v.heads and v.heads[m]
-      local zv = head and self:normed(ctx, head.forward(ctx, pooled)) or z
+      local zv = (v.z and v.z[m]) or (head and self:normed(ctx, head.forward(ctx, pooled))) or z
       add((self:info_nce(ctx, zv, others[k], v.keys)))
     end
     hits, n = hits + h, n + #captions

@@ -170,6 +170,19 @@ local function batch_loss(models, ctx, batch, rng, by_kind)
   return total, ntok
 end
 
+-- Each clip's question and answer of QA category cat as text keyed by the
+-- answer; clips without one get a caption keyed by the clip.
+local function category_texts(batch, cat)
+  local texts, keys = {}, {}
+  for i, c in ipairs(batch) do
+    for _, q in ipairs(c.qa or {}) do
+      if q.category == cat then texts[i], keys[i] = q.question .. " " .. q.answer, cat .. "=" .. q.answer; break end
+    end
+    if not texts[i] then texts[i], keys[i] = c.captions[1], "clip=" .. c.id end
+  end
+  return texts, keys
+end
+
 -- Stage 0 attribute views of a batch, from the QA categories in cats: each
 -- clip's question and answer of a category as text keyed by the answer;
 -- clips without one fall back to a caption keyed by the clip. A category
@@ -190,16 +203,20 @@ function M.qa_views(batch, rng, cats, model, m)
   local views = {}
   for k, cat in ipairs(headed) do
     local head = model:attribute_head(m, cat)
-    local texts, keys = {}, {}
-    for i, c in ipairs(batch) do
-      for _, q in ipairs(c.qa or {}) do
-        if q.category == cat then texts[i], keys[i] = q.question .. " " .. q.answer, cat .. "=" .. q.answer; break end
-      end
-      if not texts[i] then texts[i], keys[i] = c.captions[1], "clip=" .. c.id end
-    end
+    local texts, keys = category_texts(batch, cat)
     views[k] = {texts = texts, keys = keys, heads = head and {[m] = head} or nil}
   end
   return views
+end
+
+-- Stage 0 view of the motion statistics token (stats_token): the clips'
+-- captions (what = "caption") or answers of one QA category, against the
+-- token the statistics head makes of the window moments.
+local function stats_view(model, ctx, batch, moments, what, caps, groups)
+  local z = {motion = model:stats_embedding(ctx, moments)}
+  if what == "caption" then return {texts = caps, keys = groups, z = z} end
+  local texts, keys = category_texts(batch, what)
+  return {texts = texts, keys = keys, z = z}
 end
 
 -- A view of the model restricted to one modality (shares every instance).
@@ -377,6 +394,9 @@ function M.main(def, overrides)
               epochs <= 0 and "stage 0 skipped" or "not in contrast_qa"))
           end
         end
+        if m == "motion" and model.stats_head and epochs <= 0 then
+          env.note("contrast: the motion statistics token is not trained in stage 0 (stage 0 skipped)")
+        end
         if epochs <= 0 then
           out[m] = {skipped = true}
         else
@@ -409,8 +429,13 @@ function M.main(def, overrides)
                          caps[i] = c.captions[rng:below(#c.captions) + 1]
                          if groups then groups[i] = c.group or c.id end
                        end
-                       local l, n, acc = head:loss(ctx, view:encoder_tokens(ctx, batch, rng, true, true), caps,
-                                                   groups, M.qa_views(batch, rng, qa_cats, model, m))
+                       local tokens, moments = view:encoder_tokens(ctx, batch, rng, true, true)
+                       local views = M.qa_views(batch, rng, qa_cats, model, m)
+                       if moments[m] then
+                         views = views or {}
+                         views[#views + 1] = stats_view(model, ctx, batch, moments[m], opt.stats_token, caps, groups)
+                       end
+                       local l, n, acc = head:loss(ctx, tokens, caps, groups, views)
                        match[#match + 1] = acc
                        return l, n
                      end},

@@ -56,6 +56,9 @@ M.options = {
   {name = "attribute_tokens", default = "style", help = "QA categories (comma-separated, e.g. style,action) that "
      .. "get one more token per modality: a linear head on the mean encoder token, trained in stage 0 against "
      .. "that category's answers (contrast_qa), frozen or trained with its encoder afterwards"},
+  {name = "stats_token", default = "", help = "motion: one more token, a linear map of the window's per-feature "
+     .. "mean and mean square over time (statistics pooling, as x-vectors pool frames), trained in stage 0 "
+     .. "against the captions ('caption') or one QA category's answers (e.g. 'action'); '' = off"},
   {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},
   {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
   {name = "answer_end", default = "auto", help = "token that ends an answer: eos, bos, or auto (bos for "
@@ -128,6 +131,11 @@ function M.new(opt, modalities, seed)
     self.proj[m] = vimo.plugin(opt.projector, popts)
     self.attr[m] = self:attribute_heads(m, seed + 10 * k + 2)
   end
+  if self.enc.motion and (opt.stats_token or "") ~= "" then
+    local F = self.enc.motion:options().in_dim or 263
+    self.stats_head = nn.linear{inp = 2 * F, out = self.enc.motion:out_dim(), rng = vimo.rng(seed + 7),
+                                name = "motion_stats"}
+  end
   self.device = opt.device or "cpu"
   if self.device ~= "cpu" then self:move_to(self.device) end
   self.prefix = self.tok:encode("USER:", {bos = true})
@@ -156,11 +164,15 @@ function Model:attribute_head(m, cat)
   return nil
 end
 
--- Parameters of modality m's attribute heads, as a module.
+-- Parameters of modality m's attribute heads (and the motion statistics
+-- head, trained and frozen with them), as a module.
 function Model:attribute_module(m)
   local params = {}
   for _, a in ipairs(self.attr[m] or {}) do
     for _, p in ipairs(a.head.params) do params[#params + 1] = p end
+  end
+  if m == "motion" and self.stats_head then
+    for _, p in ipairs(self.stats_head.params) do params[#params + 1] = p end
   end
   return {params = params, train = function() end}
 end
@@ -291,24 +303,39 @@ function Model:cached_video(clip)
   return t
 end
 
--- (B, N, E) tokens of modality m -> (B, N + 1 + A, E): their mean over N
--- (pooled_token) and the A attribute heads of the mean, each scaled to
--- unit RMS as stage 0 trained them, appended.
-function Model:with_summary(ctx, m, tok)
-  if not self.opt.pooled_token and #self.attr[m] == 0 then return tok end
+-- (B, N, E) tokens of modality m -> (B, N + 1 + A (+ 1), E): their mean
+-- over N (pooled_token), the A attribute heads of the mean and, for motion
+-- with stats_token, the statistics head of the window's moments (B, 2F);
+-- each head's output scaled to unit RMS as stage 0 trained it, appended.
+function Model:with_summary(ctx, m, tok, moments)
+  local stats = m == "motion" and self.stats_head and moments
+  if not self.opt.pooled_token and #self.attr[m] == 0 and not stats then return tok end
   local sh = tok:shape()
   local pooled = vimo.mean(ctx, tok, 1) -- (B, E)
   local parts = {tok}
-  if self.opt.pooled_token then parts[2] = vimo.reshape(ctx, pooled, {sh[1], 1, sh[3]}) end
-  for _, a in ipairs(self.attr[m]) do
-    local z = nn.unit_rms(ctx, a.head.forward(ctx, pooled), self.device)
-    parts[#parts + 1] = vimo.reshape(ctx, z, {sh[1], 1, sh[3]})
-  end
+  local function add(z) parts[#parts + 1] = vimo.reshape(ctx, z, {sh[1], 1, sh[3]}) end
+  if self.opt.pooled_token then add(pooled) end
+  for _, a in ipairs(self.attr[m]) do add(nn.unit_rms(ctx, a.head.forward(ctx, pooled), self.device)) end
+  if stats then add(self:stats_embedding(ctx, moments)) end
   return vimo.concat(ctx, parts, 1)
 end
 
+--- Per-feature first and second moments over time of motion windows
+-- x (B, L, F): (B, 2F) = [mean_t x, mean_t x^2] (normalised feature units).
+-- Second-order statistics pooling (Snyder et al., "X-vectors", ICASSP 2018,
+-- pool mean and spread); the mean square rather than the standard deviation,
+-- as the ops have no square root and a linear map of either probes alike.
+function Model:moments(ctx, x)
+  return vimo.concat(ctx, {vimo.mean(ctx, x, 1), vimo.mean(ctx, vimo.mul(ctx, x, x), 1)}, 1)
+end
 
--- Encoder tokens (B, N, E) of one modality.
+--- The statistics token (B, E) of moments (B, 2F): linear, unit RMS.
+function Model:stats_embedding(ctx, moments)
+  return nn.unit_rms(ctx, self.stats_head.forward(ctx, moments), self.device)
+end
+
+-- Encoder tokens (B, N, E) of one modality, and for motion with
+-- stats_token the window moments (B, 2F) (Model:moments).
 function Model:encode_modality(ctx, m, clips, rng, train)
   local B = #clips
   if m == "video" and self.frozen and self.frozen.video then
@@ -332,19 +359,22 @@ function Model:encode_modality(ctx, m, clips, rng, train)
     for i, c in ipairs(clips) do v[i] = c.video end
     x = vimo.cat_rows(ctx, v) -- (B F, 3, S, S): tensors stop at 4 dims
   end
-  return self.enc[m]:encode(ctx, self:on_device(ctx, x), B, rng)
+  x = self:on_device(ctx, x)
+  local moments = m == "motion" and self.stats_head and self:moments(ctx, x) or nil
+  return self.enc[m]:encode(ctx, x, B, rng), moments
 end
 
 --- Encoder tokens of the clips per modality: {motion = (B, N, E), ...}
--- (plus 1 with pooled_token, plus one per attribute token).
--- raw = true: the encoders' tokens alone (what stage 0 pools).
+-- (plus 1 with pooled_token, one per attribute token, one with stats_token).
+-- raw = true: the encoders' tokens alone (what stage 0 pools), and as a
+-- second result the window moments per modality that has a statistics head.
 function Model:encoder_tokens(ctx, clips, rng, train, raw)
-  local out = {}
+  local out, moments = {}, {}
   for _, m in ipairs(self.modalities) do
-    out[m] = self:encode_modality(ctx, m, clips, rng, train)
-    if not raw then out[m] = self:with_summary(ctx, m, out[m]) end
+    out[m], moments[m] = self:encode_modality(ctx, m, clips, rng, train)
+    if not raw then out[m] = self:with_summary(ctx, m, out[m], moments[m]) end
   end
-  return out
+  return out, moments
 end
 
 --- Projected modality tokens of the clips, in modality order: list of (B, N, D).

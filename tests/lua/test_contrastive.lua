@@ -109,10 +109,24 @@ local view = head2:info_nce(ctx, head2:normed(ctx, vhead.forward(ctx, pooled)), 
 check.near(with:item(), cap:item() + view:item(), 1e-5, "a view with its own head goes through it")
 check.ok(math.abs(with:item() - shared:item()) > 1e-3, "and not through the caption head")
 ctx:backward(with)
-local g = vhead.weight:grad()
 local gn = 0.0
-for _, row in ipairs(g or {}) do for _, v in ipairs(row) do gn = gn + v * v end end
+for _, row in ipairs(vhead.weight:grad() or {}) do for _, v in ipairs(row) do gn = gn + v * v end end
 check.ok(gn > 0, "the view's head gets a gradient")
+-- A view with its own clip embedding z (the model's statistics token):
+-- loss = caption InfoNCE on the pooled tokens + InfoNCE of z, as given.
+ctx:reset()
+local zsrc = vimo.randn(vimo.rng(6), {4, 5}, 1.0):requires_grad(true)
+local zhead = nn.linear{inp = 5, out = 8, rng = vimo.rng(7), name = "stats"}
+local z = head2:normed(ctx, zhead.forward(ctx, zsrc))
+local with_z = head2:loss(ctx, {motion = feats}, texts, nil, {{texts = vtexts, keys = keys, z = {motion = z}}})
+local zview = head2:info_nce(ctx, z, head2:encode_text(ctx, vtexts), keys)
+cap = head2:info_nce(ctx, head2:normed(ctx, head2.heads.motion.forward(ctx, vimo.mean(ctx, feats, 1))),
+                     head2:encode_text(ctx, texts))
+check.near(with_z:item(), cap:item() + zview:item(), 1e-5, "a view with z contrasts z, not the pooled tokens")
+ctx:backward(with_z)
+gn = 0.0
+for _, row in ipairs(zhead.weight:grad() or {}) do for _, v in ipairs(row) do gn = gn + v * v end end
+check.ok(gn > 0, "the head that made z gets a gradient")
 ctx:close()
 -- False-negative mask: -1e4 exactly where two different rows share a group.
 local m = contrastive.false_negative_mask({"a", "b", "a"}):totable()

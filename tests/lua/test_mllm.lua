@@ -4,7 +4,8 @@ cache of frozen video-encoder tokens (vimo.mllm): a frozen encoder trains in
 no group, and cached tokens are exactly what the encoder computes for the clip;
 with pooled_token the last token is the mean of the others; attribute
 tokens are unit-RMS linear heads of that mean, computed here in plain Lua,
-and train with their encoder or not at all.
+and train with their encoder or not at all; so does the statistics token, a
+head on the window's per-feature mean and mean square.
 ]]
 
 local vimo = require "vimo"
@@ -117,5 +118,55 @@ model:groups("align", 1e-3, 1.0, {})
 check.ok(model:attribute_head("motion", "style").weight:requires_grad(), "unfrozen again with their encoder")
 check.ok(attr_in(model:all_params()), "checkpoints (all_params) carry the heads")
 ctx:close()
+model:close()
+
+-- Statistics token (stats_token): moments (B, 2F) = per-feature mean and
+-- mean square over the window, then z = W moments + b at unit RMS after
+-- the attribute token; trained and frozen with the attribute heads.
+opt.attribute_tokens, opt.stats_token = "style", "action"
+model = mllm.new(opt, {"motion"}, 7)
+local long = {id = "clip-c", motion = vimo.randn(r, {160, 263})}
+ctx = vimo.ctx()
+ctx:grad(false)
+local raw_tok, moments = model:encoder_tokens(ctx, {long}, nil, false, true)
+local mom = moments.motion:totable()
+check.eq(#mom, 1, "one row of moments per clip")
+check.eq(#mom[1], 2 * 263, "mean and mean square of every feature")
+local frames, L = long.motion:totable(), opt.motion_frames
+local start = (#frames - L) // 2 -- evaluation windows are centred
+local want = {}
+for d = 1, 263 do
+  local s1, s2 = 0.0, 0.0
+  for t = start + 1, start + L do s1, s2 = s1 + frames[t][d], s2 + frames[t][d] ^ 2 end
+  want[d], want[263 + d] = s1 / L, s2 / L
+end
+local worst = 0.0
+for k = 1, #want do worst = math.max(worst, math.abs(mom[1][k] - want[k])) end
+check.ok(worst < 1e-4, ("moments of the centred window (max error %g)"):format(worst))
+local nraw = raw_tok.motion:shape()[2]
+full = model:encoder_tokens(ctx, {long}, nil, false).motion:totable()[1]
+check.eq(#full, nraw + 3, "the pooled, style and statistics tokens follow the encoder's")
+local W, b = model.stats_head.weight:totable(), model.stats_head.bias:totable()
+local z, ss = {}, 0.0
+for o = 1, #W do
+  local v = b[o]
+  for j = 1, #want do v = v + W[o][j] * want[j] end
+  z[o], ss = v, ss + v * v
+end
+local rms = math.sqrt(ss / #z + 1e-6)
+worst = 0.0
+for o = 1, #z do worst = math.max(worst, math.abs(full[#full][o] - z[o] / rms)) end
+check.ok(worst < 1e-3, ("statistics token = rms-normalised W moments + b (max error %g)"):format(worst))
+local function stats_in(list) return has_prefix(names(list), "motion_stats.") end
+_, all = model:groups("align", 1e-3, 1.0, {})
+check.ok(stats_in(all), "a trained encoder trains the statistics head")
+_, all = model:groups("align", 1e-3, 1.0, {motion = true})
+check.ok(not stats_in(all) and not model.stats_head.weight:requires_grad(), "a frozen one freezes it")
+check.ok(stats_in(model:all_params()), "checkpoints carry it")
+ctx:close()
+model:close()
+opt.stats_token = ""
+model = mllm.new(opt, {"motion"}, 7)
+check.ok(model.stats_head == nil, "stats_token = '' (the default): no statistics head")
 model:close()
 check.done("test_mllm")
