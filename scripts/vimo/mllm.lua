@@ -56,7 +56,7 @@ M.options = {
   {name = "attribute_tokens", default = "style", help = "QA categories (comma-separated, e.g. style,action) that "
      .. "get one more token per modality: a linear head on the mean encoder token, trained in stage 0 against "
      .. "that category's answers (contrast_qa), frozen or trained with its encoder afterwards"},
-  {name = "stats_token", default = "", help = "motion: one more token, a linear map of the window's per-feature "
+  {name = "stats_token", default = "action", help = "motion: one more token, a linear map of the window's per-feature "
      .. "mean and mean square over time (statistics pooling, as x-vectors pool frames), trained in stage 0 "
      .. "against the captions ('caption') or one QA category's answers (e.g. 'action'); '' = off"},
   {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},

@@ -16,6 +16,7 @@ local opt = {}
 for _, o in ipairs(mllm.options) do opt[o.name] = o.default end
 opt.enc_dim = 16
 opt.attribute_tokens = "" -- the pooled token alone first; attribute tokens below
+opt.stats_token = "" -- likewise without the statistics token (default action)
 local model = mllm.new(opt, {"motion", "video"}, 3)
 
 local function names(list)
@@ -167,6 +168,6 @@ ctx:close()
 model:close()
 opt.stats_token = ""
 model = mllm.new(opt, {"motion"}, 7)
-check.ok(model.stats_head == nil, "stats_token = '' (the default): no statistics head")
+check.ok(model.stats_head == nil, "stats_token = '': no statistics head")
 model:close()
 check.done("test_mllm")
