@@ -76,6 +76,20 @@ check.eq(tok.motion:shape()[2], opt.motion_frames // 4 + 1, "motion tokens: the 
 ctx:close()
 model:close()
 
+-- W x + b of an nn.linear head, scaled to unit RMS (nn.unit_rms), in plain Lua.
+local function unit_rms_linear(head, x)
+  local W, b = head.weight:totable(), head.bias:totable()
+  local z, ss = {}, 0.0
+  for o = 1, #W do
+    local v = b[o]
+    for j = 1, #x do v = v + W[o][j] * x[j] end
+    z[o], ss = v, ss + v * v
+  end
+  local rms = math.sqrt(ss / #z + 1e-6)
+  for o = 1, #z do z[o] = z[o] / rms end
+  return z
+end
+
 -- Attribute tokens: after the pooled token, one per category, each
 -- z = W mean + b scaled to unit RMS (reference in plain Lua arithmetic).
 opt.attribute_tokens = "style,action"
@@ -93,17 +107,9 @@ for j = 1, #raw[1] do
   mean[j] = s / #raw
 end
 for k, cat in ipairs{"style", "action"} do
-  local head = model:attribute_head("motion", cat)
-  local W, b = head.weight:totable(), head.bias:totable()
-  local z, ss = {}, 0.0
-  for o = 1, #W do
-    local v = b[o]
-    for j = 1, #mean do v = v + W[o][j] * mean[j] end
-    z[o], ss = v, ss + v * v
-  end
-  local rms = math.sqrt(ss / #z + 1e-6)
+  local z = unit_rms_linear(model:attribute_head("motion", cat), mean)
   local worst = 0.0
-  for o = 1, #z do worst = math.max(worst, math.abs(full[#raw + 1 + k][o] - z[o] / rms)) end
+  for o = 1, #z do worst = math.max(worst, math.abs(full[#raw + 1 + k][o] - z[o])) end
   check.ok(worst < 1e-4, ("attribute token %s = rms-normalised W mean + b (max error %g)"):format(cat, worst))
 end
 check.ok(model:attribute_head("motion", "speed") == nil, "no head for a category not asked for")
@@ -147,16 +153,9 @@ check.ok(worst < 1e-4, ("moments of the centred window (max error %g)"):format(w
 local nraw = raw_tok.motion:shape()[2]
 full = model:encoder_tokens(ctx, {long}, nil, false).motion:totable()[1]
 check.eq(#full, nraw + 3, "the pooled, style and statistics tokens follow the encoder's")
-local W, b = model.stats_head.weight:totable(), model.stats_head.bias:totable()
-local z, ss = {}, 0.0
-for o = 1, #W do
-  local v = b[o]
-  for j = 1, #want do v = v + W[o][j] * want[j] end
-  z[o], ss = v, ss + v * v
-end
-local rms = math.sqrt(ss / #z + 1e-6)
+local z = unit_rms_linear(model.stats_head, want)
 worst = 0.0
-for o = 1, #z do worst = math.max(worst, math.abs(full[#full][o] - z[o] / rms)) end
+for o = 1, #z do worst = math.max(worst, math.abs(full[#full][o] - z[o])) end
 check.ok(worst < 1e-3, ("statistics token = rms-normalised W moments + b (max error %g)"):format(worst))
 local function stats_in(list) return has_prefix(names(list), "motion_stats.") end
 _, all = model:groups("align", 1e-3, 1.0, {})
