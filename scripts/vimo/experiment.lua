@@ -219,6 +219,25 @@ local function stats_view(model, ctx, batch, moments, what, caps, groups)
   return {texts = texts, keys = keys, z = z}
 end
 
+-- stats_token names a QA category: some training clip must have it, or
+-- every clip would fall back to its caption keyed by the clip (a typo would
+-- train silently against the wrong text).
+function M.check_stats_token(what, clips)
+  if what == "caption" then return end
+  local seen = {}
+  for _, c in ipairs(clips) do
+    for _, q in ipairs(c.qa or {}) do
+      if q.category == what then return end
+      seen[q.category] = true
+    end
+  end
+  local cats = {}
+  for k in pairs(seen) do cats[#cats + 1] = k end
+  table.sort(cats)
+  error(("experiment: stats_token=%s: no training clip has a question of that category (use caption or one of: %s)")
+        :format(what, table.concat(cats, ", ")), 0)
+end
+
 -- A view of the model restricted to one modality (shares every instance).
 local function restricted(model, m)
   return setmetatable({modalities = {m}}, {__index = model})
@@ -415,6 +434,7 @@ function M.main(def, overrides)
           local o = stage_opt(env, epochs, opt.contrast_lr)
           o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
           assert(vimo.mkdir(o.ckpt_dir))
+          if m == "motion" and model.stats_head then M.check_stats_token(opt.stats_token, state.train) end
           local view, match = restricted(model, m), {}
           if m == "motion" and (opt.contrast_tempo > 0 or opt.contrast_scale > 0) then
             model.augment = require("vimo.augment").new{mean = state.ds.mean, std = state.ds.std,

@@ -177,7 +177,7 @@ function Model:attribute_module(m)
   return {params = params, train = function() end}
 end
 
---- Moves every parameter of the LLM, encoders, projectors and attribute heads to device
+--- Moves every parameter of the LLM, encoders, projectors, attribute and statistics heads to device
 -- (in place; LoRA adapters added later follow their base weights). Call
 -- before the optimiser's groups are made. Raises an error naming the
 -- device when it can not be used (no backend plugin, no GPU).
@@ -325,6 +325,8 @@ end
 -- Second-order statistics pooling (Snyder et al., "X-vectors", ICASSP 2018,
 -- pool mean and spread); the mean square rather than the standard deviation,
 -- as the ops have no square root and a linear map of either probes alike.
+-- A clip shorter than L is padded with its last frame (vimo.window), which
+-- weights its moments toward the final pose.
 function Model:moments(ctx, x)
   return vimo.concat(ctx, {vimo.mean(ctx, x, 1), vimo.mean(ctx, vimo.mul(ctx, x, x), 1)}, 1)
 end
@@ -366,8 +368,8 @@ end
 
 --- Encoder tokens of the clips per modality: {motion = (B, N, E), ...}
 -- (plus 1 with pooled_token, one per attribute token, one with stats_token).
--- raw = true: the encoders' tokens alone (what stage 0 pools), and as a
--- second result the window moments per modality that has a statistics head.
+-- raw = true: the encoders' tokens alone (what stage 0 pools). Second
+-- result: the window moments per modality that has a statistics head.
 function Model:encoder_tokens(ctx, clips, rng, train, raw)
   local out, moments = {}, {}
   for _, m in ipairs(self.modalities) do
@@ -445,7 +447,7 @@ function Model:answer(ctx, clip, question, max_new)
 end
 
 --- Every trained parameter (for checkpoints and describe): encoders,
--- projectors and, after add_lora, the adapters.
+-- projectors, attribute and statistics heads and, after add_lora, the adapters.
 function Model:all_params()
   local mods = {}
   for _, m in ipairs(self.modalities) do

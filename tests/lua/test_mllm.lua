@@ -132,31 +132,45 @@ model:close()
 -- the attribute token; trained and frozen with the attribute heads.
 opt.attribute_tokens, opt.stats_token = "style", "action"
 model = mllm.new(opt, {"motion"}, 7)
-local long = {id = "clip-c", motion = vimo.randn(r, {160, 263})}
+local long = {id = "clip-c", motion = vimo.randn(r, {160, 263}), video = vimo.randn(r, {8, 3, 64, 64})}
 ctx = vimo.ctx()
 ctx:grad(false)
-local raw_tok, moments = model:encoder_tokens(ctx, {long}, nil, false, true)
+-- Two clips, so rows cannot mix: `long` (centred 128-frame window) and the
+-- 40-frame `clip` (its window is padded with its last frame, vimo.window).
+local raw_tok, moments = model:encoder_tokens(ctx, {long, clip}, nil, false, true)
 local mom = moments.motion:totable()
-check.eq(#mom, 1, "one row of moments per clip")
+check.eq(#mom, 2, "one row of moments per clip")
 check.eq(#mom[1], 2 * 263, "mean and mean square of every feature")
-local frames, L = long.motion:totable(), opt.motion_frames
-local start = (#frames - L) // 2 -- evaluation windows are centred
-local want = {}
-for d = 1, 263 do
-  local s1, s2 = 0.0, 0.0
-  for t = start + 1, start + L do s1, s2 = s1 + frames[t][d], s2 + frames[t][d] ^ 2 end
-  want[d], want[263 + d] = s1 / L, s2 / L
+local L = opt.motion_frames
+local function window_moments(c)
+  local frames = c.motion:totable()
+  local T = #frames
+  local start = T > L and (T - L) // 2 or 0 -- evaluation windows are centred
+  local m = {}
+  for d = 1, 263 do
+    local s1, s2 = 0.0, 0.0
+    for t = 1, L do
+      local v = frames[math.min(start + t, T)][d]
+      s1, s2 = s1 + v, s2 + v * v
+    end
+    m[d], m[263 + d] = s1 / L, s2 / L
+  end
+  return m
 end
-local worst = 0.0
-for k = 1, #want do worst = math.max(worst, math.abs(mom[1][k] - want[k])) end
-check.ok(worst < 1e-4, ("moments of the centred window (max error %g)"):format(worst))
+local wants = {window_moments(long), window_moments(clip)}
+local full_rows = model:encoder_tokens(ctx, {long, clip}, nil, false).motion:totable()
 local nraw = raw_tok.motion:shape()[2]
-full = model:encoder_tokens(ctx, {long}, nil, false).motion:totable()[1]
-check.eq(#full, nraw + 3, "the pooled, style and statistics tokens follow the encoder's")
-local z = unit_rms_linear(model.stats_head, want)
-worst = 0.0
-for o = 1, #z do worst = math.max(worst, math.abs(full[#full][o] - z[o])) end
-check.ok(worst < 1e-3, ("statistics token = rms-normalised W moments + b (max error %g)"):format(worst))
+for i, want in ipairs(wants) do
+  local worst = 0.0
+  for k = 1, #want do worst = math.max(worst, math.abs(mom[i][k] - want[k])) end
+  check.ok(worst < 1e-4, ("clip %d: moments of its window (max error %g)"):format(i, worst))
+  full = full_rows[i]
+  check.eq(#full, nraw + 3, "the pooled, style and statistics tokens follow the encoder's")
+  local z = unit_rms_linear(model.stats_head, want)
+  worst = 0.0
+  for o = 1, #z do worst = math.max(worst, math.abs(full[#full][o] - z[o])) end
+  check.ok(worst < 1e-3, ("clip %d: statistics token = rms-normalised W moments + b (max error %g)"):format(i, worst))
+end
 local function stats_in(list) return has_prefix(names(list), "motion_stats.") end
 _, all = model:groups("align", 1e-3, 1.0, {})
 check.ok(stats_in(all), "a trained encoder trains the statistics head")
@@ -164,6 +178,19 @@ _, all = model:groups("align", 1e-3, 1.0, {motion = true})
 check.ok(not stats_in(all) and not model.stats_head.weight:requires_grad(), "a frozen one freezes it")
 check.ok(stats_in(model:all_params()), "checkpoints carry it")
 ctx:close()
+model:close()
+-- Joint: the statistics token is motion's alone; video-only has none.
+model = mllm.new(opt, {"motion", "video"}, 7)
+ctx = vimo.ctx()
+ctx:grad(false)
+local raw2 = model:encoder_tokens(ctx, {long}, nil, false, true)
+local full2 = model:encoder_tokens(ctx, {long}, nil, false)
+check.eq(full2.motion:shape()[2], raw2.motion:shape()[2] + 3, "joint: motion gets pooled, style and statistics")
+check.eq(full2.video:shape()[2], raw2.video:shape()[2] + 2, "joint: video gets pooled and style only")
+ctx:close()
+model:close()
+model = mllm.new(opt, {"video"}, 7)
+check.ok(model.stats_head == nil, "video-only: no statistics head")
 model:close()
 opt.stats_token = ""
 model = mllm.new(opt, {"motion"}, 7)

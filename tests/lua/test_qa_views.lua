@@ -4,7 +4,8 @@ qa_views): a category with its own attribute head is a view at every step,
 through that head; of the categories without one, exactly one per step,
 drawn with a single rng draw (so runs without heads keep their old random
 stream); texts are "<question> <answer>" keyed by the answer, and a clip
-without that category falls back to its caption keyed by the clip.
+without that category falls back to its caption keyed by the clip; a
+stats_token naming a category no clip has is an error.
 ]]
 
 local check = require "check"
@@ -72,4 +73,11 @@ views = experiment.qa_views(batch, rng, {"style"}, model, "motion")
 check.eq(#views, 1, "headed only: its view")
 check.eq(rng.draws, 1, "and still one draw")
 check.ok(experiment.qa_views(batch, fake_rng{}, {}, model, "motion") == nil, "no categories: no views")
+-- stats_token must name a category some training clip has (or caption).
+check.ok(pcall(experiment.check_stats_token, "action", batch), "a category the clips have")
+check.ok(pcall(experiment.check_stats_token, "caption", {}), "caption needs no category")
+local ok, msg = pcall(experiment.check_stats_token, "actions", batch)
+check.ok(not ok and msg:find("stats_token=actions", 1, true) and msg:find("action, speed, style", 1, true),
+         "a typo is an error that lists the categories: " .. tostring(msg))
+
 check.done("test_qa_views")
