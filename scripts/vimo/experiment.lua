@@ -413,8 +413,12 @@ function M.main(def, overrides)
               epochs <= 0 and "stage 0 skipped" or "not in contrast_qa"))
           end
         end
-        if m == "motion" and model.stats_head and epochs <= 0 then
-          env.note("contrast: the motion statistics token is not trained in stage 0 (stage 0 skipped)")
+        if m == "motion" and model.stats_head then
+          if epochs <= 0 then
+            env.note("contrast: the motion statistics token is not trained in stage 0 (stage 0 skipped)")
+          else
+            M.check_stats_token(opt.stats_token, state.train) -- before any checkpoint folder is made
+          end
         end
         if epochs <= 0 then
           out[m] = {skipped = true}
@@ -434,7 +438,6 @@ function M.main(def, overrides)
           local o = stage_opt(env, epochs, opt.contrast_lr)
           o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
           assert(vimo.mkdir(o.ckpt_dir))
-          if m == "motion" and model.stats_head then M.check_stats_token(opt.stats_token, state.train) end
           local view, match = restricted(model, m), {}
           if m == "motion" and (opt.contrast_tempo > 0 or opt.contrast_scale > 0) then
             model.augment = require("vimo.augment").new{mean = state.ds.mean, std = state.ds.std,

@@ -305,18 +305,18 @@ end
 
 -- (B, N, E) tokens of modality m -> (B, N + 1 + A (+ 1), E): their mean
 -- over N (pooled_token), the A attribute heads of the mean and, for motion
--- with stats_token, the statistics head of the window's moments (B, 2F);
+-- with stats_token, the statistics head of the window's moments (B, 2F;
+-- encode_modality makes them only then);
 -- each head's output scaled to unit RMS as stage 0 trained it, appended.
 function Model:with_summary(ctx, m, tok, moments)
-  local stats = m == "motion" and self.stats_head and moments
-  if not self.opt.pooled_token and #self.attr[m] == 0 and not stats then return tok end
+  if not self.opt.pooled_token and #self.attr[m] == 0 and not moments then return tok end
   local sh = tok:shape()
   local pooled = vimo.mean(ctx, tok, 1) -- (B, E)
   local parts = {tok}
   local function add(z) parts[#parts + 1] = vimo.reshape(ctx, z, {sh[1], 1, sh[3]}) end
   if self.opt.pooled_token then add(pooled) end
   for _, a in ipairs(self.attr[m]) do add(nn.unit_rms(ctx, a.head.forward(ctx, pooled), self.device)) end
-  if stats then add(self:stats_embedding(ctx, moments)) end
+  if moments then add(self:stats_embedding(ctx, moments)) end
   return vimo.concat(ctx, parts, 1)
 end
 
