@@ -24,10 +24,11 @@ static int fail_msg(void)
     return 1;
 }
 
-/* Parses --scale, --fps, --map, --skip into O. Returns 0 or prints and 1. */
+/* Parses --scale, --fps, --map, --skip, --mirror into O. Returns 0 or prints and 1. */
 static int parse_opts(int argc, char **argv, vimo_motion_opts *o)
 {
     vimo_motion_opts_init(o);
+    o->mirror = vimo_cli_flag(argc, argv, "mirror");
     const char *names[3] = {"scale", "fps", "skip"};
     double *dst[2] = {&o->scale, &o->fps};
     for (int i = 0; i < 3; i++) {
@@ -242,7 +243,7 @@ static int cmd_motion(int argc, char **argv)
 
 VIMO_COMMAND(g_cmd_motion, "motion", "convert BVH motion to HumanML3D features; describe motion files",
              "usage:\n"
-             "  vimo motion convert IN OUT [--joints] [--scale S] [--fps F] [--map NAME] [--skip N]\n"
+             "  vimo motion convert IN OUT [--joints] [--mirror] [--scale S] [--fps F] [--map NAME] [--skip N]\n"
              "  vimo motion convert --batch IN_DIR OUT_DIR [same options]\n"
              "  vimo motion info FILE\n"
              "\n"
@@ -253,6 +254,8 @@ VIMO_COMMAND(g_cmd_motion, "motion", "convert BVH motion to HumanML3D features; 
              "  --fps F     output frame rate (default 20, HumanML3D's)\n"
              "  --map NAME  joint map: bandai-namco, cmu-cgspeed (default: detected by joint names)\n"
              "  --skip N    drop N leading frames (default: the map's; cmu-cgspeed drops 1)\n"
+             "  --mirror    left/right mirror of the joints before the features (HumanML3D's\n"
+             "              \"M\" clips; a left-hand wave becomes a right-hand wave)\n"
              "  --batch     convert every .bvh/.bvh.gz in IN_DIR to OUT_DIR/NAME.npy; reports the\n"
              "              count and each failure, exits 1 if any failed\n"
              "info: skeleton (built-in map that fits, joints), frames, fps, duration of a .bvh,\n"

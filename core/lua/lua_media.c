@@ -603,6 +603,44 @@ static int l_tensor_f32(lua_State *L)
     return 1;
 }
 
+/* A cpu, contiguous tensor of n floats at idx (mean/std of hml3d_mirror). */
+static const float *check_f32_tensor(lua_State *L, int idx, int64_t n, const char *what)
+{
+    vimo_tensor *t = lvt_check_tensor(L, idx);
+    if (vimo_tensor_device(t) != VIMO_DEVICE_CPU || !vimo_tensor_is_contiguous(t) || vimo_tensor_numel(t) != n)
+        luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a contiguous cpu tensor of %d floats", what, (int)n));
+    return vimo_tensor_data(t);
+}
+
+/* media.hml3d_mirror(x [, mean, std]) -> owned tensor (T, 263): HumanML3D's
+ * left/right mirror of motion features x (T, 263) (vimo_hml3d_mirror_features).
+ * With mean and std (tensors (263)) x is normalised, (f - mean) / std, and so
+ * is the result: denormalise, mirror, normalise. */
+static int l_hml3d_mirror(lua_State *L)
+{
+    vimo_tensor *x = lvt_check_tensor(L, 1);
+    if (vimo_tensor_device(x) != VIMO_DEVICE_CPU || !vimo_tensor_is_contiguous(x) || vimo_tensor_ndim(x) != 2 ||
+        vimo_tensor_dim(x, 1) != VIMO_HML3D_DIM || vimo_tensor_dim(x, 0) > INT32_MAX)
+        return luaL_argerror(L, 1, "hml3d_mirror: x must be a contiguous cpu tensor (T, 263)");
+    const float *mean = NULL, *std = NULL;
+    if (lua_isnoneornil(L, 2) != lua_isnoneornil(L, 3))
+        return luaL_argerror(L, 2, "hml3d_mirror: give both mean and std, or neither");
+    if (!lua_isnoneornil(L, 2)) {
+        mean = check_f32_tensor(L, 2, VIMO_HML3D_DIM, "mean");
+        std = check_f32_tensor(L, 3, VIMO_HML3D_DIM, "std");
+    }
+    int T = (int)vimo_tensor_dim(x, 0);
+    int64_t shape[2] = {T, VIMO_HML3D_DIM};
+    lvt_tensor *h = lvt_new_owned_holder(L);
+    LVT_CHECK(L, vimo_tensor_new(&h->t, 2, shape));
+    float *y = vimo_tensor_data(h->t);
+    memcpy(y, vimo_tensor_data(x), (size_t)T * VIMO_HML3D_DIM * sizeof *y);
+    if (mean) LVT_CHECK(L, vimo_hml3d_denormalize(y, T, mean, std));
+    LVT_CHECK(L, vimo_hml3d_mirror_features(y, T, y));
+    if (mean) LVT_CHECK(L, vimo_hml3d_normalize(y, T, mean, std));
+    return 1;
+}
+
 /* media.video_tensor(crops, F, S) -> owned tensor (F, 3, S, S), the CLIP
  * normalisation of vimo_video_sample_clip (x * 1/(255 std) - mean/std per
  * channel, the same float expression, so the values are identical). */
@@ -1155,6 +1193,7 @@ VIMO_API int luaopen_vimo_media(lua_State *L)
         {"process", l_process},           {"video_sample", l_video_sample},
         {"tensor_f32", l_tensor_f32},     {"video_tensor", l_video_tensor},
         {"feature_stats", l_feature_stats}, {"npy_load", l_npy_load},
+        {"hml3d_mirror", l_hml3d_mirror},
         {"qa_normalize", l_qa_normalize}, {"bin", l_bin},
         {"msgpack_pack", l_msgpack_pack}, {"msgpack_unpack", l_msgpack_unpack},
         {"msgpack_save", l_msgpack_save}, {"msgpack_load", l_msgpack_load},

@@ -72,6 +72,7 @@ void vimo_motion_opts_init(vimo_motion_opts *o)
     o->fps = VIMO_HML3D_FPS;
     o->map = NULL;
     o->skip_frames = -1;
+    o->mirror = 0;
 }
 
 /* The file's rate, snapped to the nearest integer when within 0.01%: frame
@@ -245,7 +246,7 @@ static vimo_status save_features(const char *out, const float *joints, int T, in
 }
 
 /* IN is a .npy of joints (T, 22, 3) at 20 fps: features only. */
-static vimo_status convert_npy(const char *in, const char *out, int joints_only, int *frames)
+static vimo_status convert_npy(const char *in, const char *out, int joints_only, int mirror, int *frames)
 {
     vimo_status st = VIMO_OK;
     vimo_npy a = {0};
@@ -255,7 +256,8 @@ static vimo_status convert_npy(const char *in, const char *out, int joints_only,
         st = vimo_error(VIMO_ERR_SHAPE, "motion: %s: expected joints (T, 22, 3), got %d dims", in, a.ndim);
         goto fail;
     }
-    st = save_features(out, a.data, (int)a.shape[0], frames);
+    if (mirror) st = vimo_hml3d_mirror_joints(a.data, (int)a.shape[0], a.data);
+    if (!st) st = save_features(out, a.data, (int)a.shape[0], frames);
 fail:
     vimo_npy_free(&a);
     return st;
@@ -270,7 +272,8 @@ vimo_status vimo_motion_convert(const char *in, const char *out, const vimo_moti
     int T = 0;
     if (!in || !out) return vimo_error(VIMO_ERR_INVALID, "motion: convert: NULL path");
     if (frames) *frames = 0;
-    if (ends_with(in, ".npy")) return convert_npy(in, out, joints_only, frames);
+    int mirror = o && o->mirror;
+    if (ends_with(in, ".npy")) return convert_npy(in, out, joints_only, mirror, frames);
     VIMO_TRY(vimo_bvh_load(&b, in));
     VIMO_TRY(vimo_motion_bvh_frames(b, o, &T));
     joints = malloc((size_t)T * VIMO_HML3D_JOINTS * 3 * sizeof *joints);
@@ -279,6 +282,7 @@ vimo_status vimo_motion_convert(const char *in, const char *out, const vimo_moti
         goto fail;
     }
     VIMO_TRY(vimo_motion_bvh_joints(b, o, joints));
+    if (mirror) VIMO_TRY(vimo_hml3d_mirror_joints(joints, T, joints));
     if (joints_only) {
         VIMO_TRY(vimo_npy_save(out, joints, 3, (int64_t[]){T, VIMO_HML3D_JOINTS, 3}));
         if (frames) *frames = T;

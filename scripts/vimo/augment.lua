@@ -1,10 +1,12 @@
 --[[
-vimo/augment.lua - random tempo and body-size changes of a HumanML3D motion
-window, for stage 0 (contrastive pretraining of the motion encoder).
+vimo/augment.lua - augmentations of HumanML3D motion clips for stage 0
+(contrastive pretraining of the motion encoder): random tempo and body-size
+changes of a window, and HumanML3D's left/right mirror of a whole clip.
 
   local augment = require "vimo.augment"
   local a = augment.new{mean = ds.mean, std = ds.std, tempo = 0.2, scale = 0.1}
   local win = a:window(ctx, clip.motion, 128, rng)   -- (128, 263), normalised
+  local m = augment.mirror_clip(clip, ds.mean, ds.std) -- the clip mirrored
 
 Why: a style changes how fast and how big a performance is (a sad run is
 slow, a proud walk long-strided), and the encoder saw each action in ~10
@@ -35,6 +37,63 @@ last frame repeated).
 local vimo = require "vimo"
 
 local M = {}
+
+--[[ Mirroring (HumanML3D's raw_pose_processing: every clip also enters the
+data mirrored, "M"-prefixed, with "left" and "right" swapped in its text):
+the motion goes through vimo_hml3d_mirror_features (x -> -x, left and right
+joints swapped; docs/motion.md, "Mirroring"), and every caption, question
+and answer has left and right swapped, so a left-hand wave becomes a
+right-hand wave and says so. A mirrored clip is a plain clip table (id with
+"~mirror" appended, no video: the rendered video is not mirrored, so only
+the motion branch may use it) made once per clip and kept while the clip
+lives. ]]
+
+local SWAP = {left = "right", right = "left", leftward = "rightward", rightward = "leftward",
+              Left = "Right", Right = "Left", Leftward = "Rightward", Rightward = "Leftward"}
+
+--- s with the whole words left/right (and leftward/rightward) swapped.
+function M.mirror_text(s)
+  return (s:gsub("%f[%a]%a+%f[%A]", SWAP))
+end
+
+local function mirror_list(list, f)
+  local out = {}
+  for i, v in ipairs(list or {}) do out[i] = f(v) end
+  return out
+end
+
+local mirrored = setmetatable({}, {__mode = "k"}) -- clip -> its mirror
+
+--- The mirror of a clip {id, motion = (T, 263) normalised with mean/std,
+-- captions, qa, ...}: motion mirrored, text with left and right swapped,
+-- stats (media.process) with dx and the wrists swapped; no video.
+function M.mirror_clip(c, mean, std)
+  local m = mirrored[c]
+  if m then return m end
+  m = {id = c.id .. "~mirror", source = c.source, take = c.take, split = c.split, T = c.T, mirrored = true,
+       group = c.group and M.mirror_text(c.group),
+       motion = vimo.media.hml3d_mirror(c.motion, mean, std),
+       captions = mirror_list(c.captions, M.mirror_text),
+       qa = mirror_list(c.qa, function(q)
+         return {category = q.category, question = M.mirror_text(q.question), answer = M.mirror_text(q.answer)}
+       end)}
+  if c.stats then
+    m.stats = {}
+    for k, v in pairs(c.stats) do m.stats[k] = v end
+    m.stats.dx = c.stats.dx and -c.stats.dx
+    m.stats.lwrist, m.stats.rwrist = c.stats.rwrist, c.stats.lwrist
+  end
+  mirrored[c] = m
+  return m
+end
+
+--- The batch with each clip replaced by its mirror with probability p
+-- (one rng:uniform() per clip).
+function M.mirror_batch(batch, rng, p, mean, std)
+  local out = {}
+  for i, c in ipairs(batch) do out[i] = rng:uniform() < p and M.mirror_clip(c, mean, std) or c end
+  return out
+end
 
 M.DIM = 263
 -- 0-based inclusive ranges of the 263 dims.

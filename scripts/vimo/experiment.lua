@@ -38,6 +38,7 @@ local trainer = require "vimo.trainer"
 local mllm = require "vimo.mllm"
 local data = require "vimo.data"
 local nn = require "vimo.nn"
+local augment = require "vimo.augment"
 
 local M = {}
 
@@ -64,6 +65,9 @@ M.options = {
      .. "[1/(1+x), 1+x] (0 = off; vimo.augment)"},
   {name = "contrast_scale", default = 0.0, help = "stage 0: random body-size change of motion windows, in "
      .. "[1-x, 1+x] (0 = off)"},
+  {name = "contrast_mirror", default = 0.0, help = "stage 0: probability that a motion training clip is replaced "
+     .. "by its left/right mirror, text swapped too (HumanML3D's augmentation; vimo.augment; 0 = off)",
+   validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
@@ -440,13 +444,16 @@ function M.main(def, overrides)
           assert(vimo.mkdir(o.ckpt_dir))
           local view, match = restricted(model, m), {}
           if m == "motion" and (opt.contrast_tempo > 0 or opt.contrast_scale > 0) then
-            model.augment = require("vimo.augment").new{mean = state.ds.mean, std = state.ds.std,
+            model.augment = augment.new{mean = state.ds.mean, std = state.ds.std,
                                                         tempo = opt.contrast_tempo, scale = opt.contrast_scale}
           end
           local res = trainer.run{
             opt = o, label = def.name .. " contrast " .. m, config = o,
             model = {params = params, train = function(on) model:train(on) end,
                      forward = function(ctx, batch, rng)
+                       if m == "motion" and opt.contrast_mirror > 0 then
+                         batch = augment.mirror_batch(batch, rng, opt.contrast_mirror, state.ds.mean, state.ds.std)
+                       end
                        local caps, groups = {}, opt.contrast_filter and {} or nil
                        for i, c in ipairs(batch) do
                          caps[i] = c.captions[rng:below(#c.captions) + 1]

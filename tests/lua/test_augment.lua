@@ -2,7 +2,9 @@
 tests/lua/test_augment.lua - vimo.augment, the stage-0 tempo and size changes
 of a HumanML3D window, against values worked out by hand: a synthetic clip
 whose raw features are linear in time (positions, rotations) or constant
-(velocities), so the stretched clip's features have a closed form.
+(velocities), so the stretched clip's features have a closed form. Then the
+left/right mirror of that clip against a mirror worked out from the joint
+names, its text swap, the mirrored clip and the per-clip draw.
 ]]
 
 local vimo = require "vimo"
@@ -116,5 +118,86 @@ table.sort(rates)
 table.sort(sizes)
 check.ok(rates[1] < 0.97 and rates[20] > 1.03, ("tempo varies: %.3f .. %.3f"):format(rates[1], rates[20]))
 check.ok(sizes[1] < 0.98 and sizes[20] > 1.02, ("size varies: %.3f .. %.3f"):format(sizes[1], sizes[20]))
+
+-- Mirroring. The expected raw mirror from the joint names (l_* <-> r_*) and
+-- the reflection S = diag(-1, 1, 1): x components negate, each local
+-- rotation R becomes S R S (cont6d holds R's columns 0 and 1).
+local NAMES = {"pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle", "spine3",
+               "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head", "l_shoulder", "r_shoulder", "l_elbow",
+               "r_elbow", "l_wrist", "r_wrist"}
+local function twin(j) -- 0-based
+  local n = NAMES[j + 1]
+  local want = n:match("^l_") and "r_" .. n:sub(3) or n:match("^r_") and "l_" .. n:sub(3) or n
+  for k, v in ipairs(NAMES) do if v == want then return k - 1 end end
+end
+local function mirror_raw(src) -- src, result: 0-based dims
+  local g, S = {}, {-1, 1, 1}
+  g[0], g[1], g[2], g[3] = -src[0], -src[1], src[2], src[3]
+  local function vec(base, j, j0)
+    local b, tb = base + 3 * (j - j0), base + 3 * (twin(j) - j0)
+    g[b], g[b + 1], g[b + 2] = -src[tb], src[tb + 1], src[tb + 2]
+  end
+  for j = 1, 21 do vec(4, j, 1) end
+  for j = 0, 21 do vec(193, j, 0) end
+  for j = 1, 21 do
+    local b, tb = 67 + 6 * (j - 1), 67 + 6 * (twin(j) - 1)
+    for k = 0, 1 do for i = 0, 2 do g[b + 3 * k + i] = S[i + 1] * S[k + 1] * src[tb + 3 * k + i] end end
+  end
+  g[259], g[260], g[261], g[262] = src[261], src[262], src[259], src[260]
+  return g
+end
+local mt, mstd = vimo.tensor(mean), vimo.tensor(std)
+local xm = vimo.media.hml3d_mirror(x, mt, mstd):totable()
+local worst_m = 0
+for t = 0, T - 1 do
+  local row = {}
+  for d = 0, D - 1 do row[d] = f_raw(d, t) end
+  local g = mirror_raw(row)
+  for d = 0, D - 1 do worst_m = math.max(worst_m, math.abs(xm[t + 1][d + 1] - (g[d] - mean[d + 1]) / std[d + 1])) end
+end
+check.ok(worst_m < 1e-4, ("mirror of normalised features = the mirror worked out from the joint names (max %.2g)")
+         :format(worst_m))
+local back = vimo.media.hml3d_mirror(vimo.media.hml3d_mirror(x, mt, mstd), mt, mstd):totable()
+check.all_near(back, x:totable(), 1e-5, "mirror twice is the identity")
+check.raises("x must be", function() vimo.media.hml3d_mirror(vimo.tensor({{1, 2}})) end)
+check.raises("both mean and std", function() vimo.media.hml3d_mirror(x, mt) end)
+
+check.eq(augment.mirror_text("a person waves the left hand, then moves leftward."),
+         "a person waves the right hand, then moves rightward.", "text: left/right and leftward/rightward swap")
+check.eq(augment.mirror_text("Is it the left hand, the right hand or both hands?"),
+         "Is it the right hand, the left hand or both hands?", "text: both swap in one sentence")
+check.eq(augment.mirror_text("an upright, bright walk"), "an upright, bright walk", "text: only whole words")
+check.eq(augment.mirror_text("wave-left-hand/normal"), "wave-right-hand/normal", "text: a label key")
+
+local clip = {id = "c1", source = "bandai2", group = "walk-turn-left/normal", motion = x, video = "frames",
+              captions = {"a person walks and turns left.", "someone turns left while walking."},
+              qa = {{category = "direction", question = "Which direction does the person move?", answer = "left"},
+                    {category = "action", question = "What is the person doing?", answer = "walk"}},
+              stats = {dx = 0.8, dz = 1.5, lwrist = 0.1, rwrist = 0.4}}
+local m = augment.mirror_clip(clip, mt, mstd)
+check.eq(m.id, "c1~mirror", "mirrored clip id")
+check.ok(m.mirrored and m.video == nil, "a mirrored clip has no video (its rendering is not mirrored)")
+check.eq(m.group, "walk-turn-right/normal", "mirrored group")
+check.list_eq(m.captions, {"a person walks and turns right.", "someone turns right while walking."}, "mirrored captions")
+check.eq(m.qa[1].answer, "right", "mirrored direction answer")
+check.eq(m.qa[1].category, "direction", "category kept")
+check.eq(m.qa[2].answer, "walk", "action answer unchanged")
+check.ok(m.stats.dx == -0.8 and m.stats.lwrist == 0.4 and m.stats.rwrist == 0.1, "stats: dx negated, wrists swapped")
+check.all_near(m.motion:totable(), xm, 0, "mirrored clip motion")
+check.ok(augment.mirror_clip(clip, mt, mstd) == m, "made once per clip")
+check.eq(clip.captions[1], "a person walks and turns left.", "the clip itself is untouched")
+
+-- mirror_batch: clip k is mirrored where the k-th uniform draw is < p.
+local batch = {clip, {id = "c2", motion = x, captions = {"left"}, qa = {}}, {id = "c3", motion = x, captions = {}, qa = {}}}
+local r1, r2 = vimo.rng(11), vimo.rng(11)
+for _ = 1, 5 do
+  local out = augment.mirror_batch(batch, r1, 0.5, mt, mstd)
+  for k, c in ipairs(out) do
+    local want = r2:uniform() < 0.5
+    check.eq(c.mirrored == true, want, "mirror_batch: clip " .. k .. " follows its draw")
+  end
+end
+local none = augment.mirror_batch(batch, vimo.rng(3), 0.0, mt, mstd)
+check.ok(none[1] == clip and none[2] == batch[2], "p = 0 keeps every clip")
 ctx:close()
 check.done("augment")

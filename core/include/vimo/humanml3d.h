@@ -28,8 +28,11 @@
  *     [193:259]  velocity of joints 0..21 from t to t+1, in the root frame of t
  *     [259:263]  foot contacts l_ankle, l_foot, r_ankle, r_foot (0/1)
  * - Doubles inside, float32 at the interface.
- * Deliberately not done: the recipe's data augmentation (mirroring), text
- * processing, and SMPL body-model fitting (we start from joint positions).
+ * - Mirroring (the recipe's left/right data augmentation, raw_pose_processing
+ *   swap_left_right): on joints, and as the equivalent signed permutation of
+ *   the features, so 263-d data with no joints can be mirrored too.
+ * Deliberately not done: the recipe's text processing and SMPL body-model
+ * fitting (we start from joint positions).
  */
 #ifndef VIMO_HUMANML3D_H
 #define VIMO_HUMANML3D_H
@@ -100,6 +103,34 @@ VIMO_API vimo_status vimo_hml3d_recover(const float *feat, int T, float *joints)
 VIMO_API vimo_status vimo_hml3d_normalize(float *feat, int T, const float *mean, const float *std);
 /* In place: feat = feat * std + mean. Same errors. */
 VIMO_API vimo_status vimo_hml3d_denormalize(float *feat, int T, const float *mean, const float *std);
+
+/* The twin of joint j across the body's midline: l_hip <-> r_hip, ...;
+ * pelvis, spine1-3, neck and head are their own. -1 when j is out of range. */
+VIMO_API int vimo_hml3d_twin(int j);
+
+/* HumanML3D's mirror of joint positions (raw_pose_processing.ipynb,
+ * swap_left_right): x -> -x, and every left joint swapped with its twin, so
+ * a left-hand wave becomes a right-hand wave and a left turn a right turn.
+ * JOINTS, OUT: (T, 22, 3) metres, Y up; OUT may be JOINTS (in place).
+ * Errors: VIMO_ERR_INVALID (NULL, T < 1). */
+VIMO_API vimo_status vimo_hml3d_mirror_joints(const float *joints, int T, float *out);
+
+/* The same mirror on features (T, 263), for data that has no joints (a
+ * HumanML3D new_joint_vecs folder): a signed permutation of the dims, from
+ * the layout above with the reflection S = diag(-1, 1, 1):
+ *   [0] yaw rate and [1] x velocity change sign; [2], [3] stay;
+ *   ric and joint velocities: joint j takes its twin's vector, x negated;
+ *   cont6d: joint j takes its twin's S R S, i.e. the 6 entries times
+ *     (+, -, -, -, +, +);
+ *   contacts: left and right pairs swap.
+ * Applied twice it is the identity, bit for bit. It equals the features of
+ * the mirrored joints up to the recipe's asymmetries: the reference
+ * skeleton's left and right bones differ by up to 9 mm, and the root
+ * trajectory is scaled by the right leg's length alone (measured in
+ * docs/motion.md, "Mirroring"; checked in tests/motion/test_mirror.c).
+ * FEAT, OUT: (T, 263) raw (not normalised) features; OUT may be FEAT.
+ * Errors: VIMO_ERR_INVALID (NULL, T < 1). */
+VIMO_API vimo_status vimo_hml3d_mirror_features(const float *feat, int T, float *out);
 
 #ifdef __cplusplus
 }

@@ -90,9 +90,12 @@ typedef struct vimo_motion_opts {
     double fps;                 /* output frame rate; <= 0: 20 (HumanML3D)       */
     const vimo_joint_map *map;  /* NULL: vimo_joint_map_detect                   */
     int skip_frames;            /* < 0: the map's skip_frames; else this many    */
+    int mirror;                 /* vimo_motion_convert: nonzero mirrors left and
+                                   right (vimo_hml3d_mirror_joints), HumanML3D's
+                                   "M" clips                                     */
 } vimo_motion_opts;
 
-/* Defaults: scale auto, 20 fps, map detected, the map's skip_frames. */
+/* Defaults: scale auto, 20 fps, map detected, the map's skip_frames, no mirror. */
 VIMO_API void vimo_motion_opts_init(vimo_motion_opts *o);
 
 /* Output frame count of vimo_motion_bvh_joints for B with options O (NULL:
@@ -112,7 +115,8 @@ VIMO_API vimo_status vimo_motion_bvh_joints(const vimo_bvh *b, const vimo_motion
 
 /* Converts one file. IN: .bvh / .bvh.gz, or a .npy of joints (T, 22, 3) in
  * metres at 20 fps. OUT: .npy float32, features (T-1, 263) or, with
- * JOINTS_ONLY, positions (T, 22, 3) at o->fps. *FRAMES (may be NULL) gets the
+ * JOINTS_ONLY, positions (T, 22, 3) at o->fps; with o->mirror, of the joints
+ * mirrored (as the recipe mirrors: joints first, then features). *FRAMES (may be NULL) gets the
  * output's first dimension. Errors: those of the stages, VIMO_ERR_IO. */
 VIMO_API vimo_status vimo_motion_convert(const char *in, const char *out, const vimo_motion_opts *o,
                                          int joints_only, int *frames);
