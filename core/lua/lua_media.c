@@ -10,6 +10,8 @@
  *   media.msgpack_pack / unpack / save / load, media.bin
  *   media.tensor_f32, media.video_tensor, media.feature_stats
  *   media.npy_load, media.video_sample, media.qa_normalize
+ *   media.hml3d_mirror               left/right mirror of features (stage-0
+ *                                    augmentation, vimo.augment)
  *
  * Binary data crosses into Lua as strings: float32 little-endian row-major
  * ("f32 blobs") and RGB8 crops (F, S, S, 3) ("u8 blobs").
@@ -614,20 +616,22 @@ static const float *check_f32_tensor(lua_State *L, int idx, int64_t n, const cha
 
 /* media.hml3d_mirror(x [, mean, std]) -> owned tensor (T, 263): HumanML3D's
  * left/right mirror of motion features x (T, 263) (vimo_hml3d_mirror_features).
- * With mean and std (tensors (263)) x is normalised, (f - mean) / std, and so
+ * With mean and std (tensors (263), unlike tensor_f32's blobs) x is normalised, (f - mean) / std, and so
  * is the result: denormalise, mirror, normalise. */
 static int l_hml3d_mirror(lua_State *L)
 {
     vimo_tensor *x = lvt_check_tensor(L, 1);
     if (vimo_tensor_device(x) != VIMO_DEVICE_CPU || !vimo_tensor_is_contiguous(x) || vimo_tensor_ndim(x) != 2 ||
         vimo_tensor_dim(x, 1) != VIMO_HML3D_DIM || vimo_tensor_dim(x, 0) > INT32_MAX)
-        return luaL_argerror(L, 1, "hml3d_mirror: x must be a contiguous cpu tensor (T, 263)");
+        return luaL_argerror(L, 1, "x must be a contiguous cpu tensor (T, 263)");
     const float *mean = NULL, *std = NULL;
     if (lua_isnoneornil(L, 2) != lua_isnoneornil(L, 3))
-        return luaL_argerror(L, 2, "hml3d_mirror: give both mean and std, or neither");
+        return luaL_argerror(L, 2, "give both mean and std, or neither");
     if (!lua_isnoneornil(L, 2)) {
         mean = check_f32_tensor(L, 2, VIMO_HML3D_DIM, "mean");
         std = check_f32_tensor(L, 3, VIMO_HML3D_DIM, "std");
+        for (int k = 0; k < VIMO_HML3D_DIM; k++)
+            if (!(std[k] > 0) || !isfinite(std[k])) return luaL_argerror(L, 3, "std entries must be finite and > 0");
     }
     int T = (int)vimo_tensor_dim(x, 0);
     int64_t shape[2] = {T, VIMO_HML3D_DIM};

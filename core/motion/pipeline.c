@@ -256,8 +256,8 @@ static vimo_status convert_npy(const char *in, const char *out, int joints_only,
         st = vimo_error(VIMO_ERR_SHAPE, "motion: %s: expected joints (T, 22, 3), got %d dims", in, a.ndim);
         goto fail;
     }
-    if (mirror) st = vimo_hml3d_mirror_joints(a.data, (int)a.shape[0], a.data);
-    if (!st) st = save_features(out, a.data, (int)a.shape[0], frames);
+    if (mirror && a.shape[0] >= 1) st = vimo_hml3d_mirror_joints(a.data, (int)a.shape[0], a.data);
+    if (!st) st = save_features(out, a.data, (int)a.shape[0], frames); /* names OUT when T < 2 */
 fail:
     vimo_npy_free(&a);
     return st;

@@ -66,11 +66,15 @@ local mirrored = setmetatable({}, {__mode = "k"}) -- clip -> its mirror
 
 --- The mirror of a clip {id, motion = (T, 263) normalised with mean/std,
 -- captions, qa, ...}: motion mirrored, text with left and right swapped,
--- stats (media.process) with dx and the wrists swapped; no video.
+-- stats (media.process) with dx and the wrists swapped. It carries only
+-- what stage 0 reads (id, group, source, take, split, T, motion, captions,
+-- qa, stats): no video, labels or facts. Made again when asked with other
+-- mean/std tensors.
 function M.mirror_clip(c, mean, std)
   local m = mirrored[c]
-  if m then return m end
+  if m and m.norm_mean == mean and m.norm_std == std then return m end
   m = {id = c.id .. "~mirror", source = c.source, take = c.take, split = c.split, T = c.T, mirrored = true,
+       norm_mean = mean, norm_std = std,
        group = c.group and M.mirror_text(c.group),
        motion = vimo.media.hml3d_mirror(c.motion, mean, std),
        captions = mirror_list(c.captions, M.mirror_text),

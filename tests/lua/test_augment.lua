@@ -198,6 +198,10 @@ for _ = 1, 5 do
   end
 end
 local none = augment.mirror_batch(batch, vimo.rng(3), 0.0, mt, mstd)
-check.ok(none[1] == clip and none[2] == batch[2], "p = 0 keeps every clip")
+check.ok(none[1] == clip and none[2] == batch[2] and none[3] == batch[3], "p = 0 keeps every clip")
+local std2 = vimo.tensor(std)
+local m2 = augment.mirror_clip(clip, mt, std2)
+check.ok(m2 ~= m and augment.mirror_clip(clip, mt, std2) == m2, "another normalisation makes the mirror again")
+check.raises("std entries must be finite and > 0", function() vimo.media.hml3d_mirror(x, mt, vimo.zeros({D})) end)
 ctx:close()
 check.done("augment")

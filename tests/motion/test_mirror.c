@@ -77,6 +77,13 @@ static void test_bad_args(void **state)
     assert_int_equal(vimo_hml3d_mirror_joints(a, 1, NULL), VIMO_ERR_INVALID);
     assert_int_equal(vimo_hml3d_mirror_joints(a, -3, b), VIMO_ERR_INVALID);
     assert_non_null(strstr(vimo_last_error(), "hml3d_mirror_joints"));
+    assert_int_equal(vimo_hml3d_mirror_features(a, 0, b), VIMO_ERR_INVALID);
+    assert_non_null(strstr(vimo_last_error(), "hml3d_mirror_features: need at least 1 frame"));
+    /* In place on features equals out of place. */
+    for (int k = 0; k < D; k++) a[k] = (float)(k % 17) - 8.0f;
+    assert_int_equal(vimo_hml3d_mirror_features(a, 1, b), VIMO_OK);
+    assert_int_equal(vimo_hml3d_mirror_features(a, 1, a), VIMO_OK);
+    assert_memory_equal(a, b, sizeof a);
 }
 
 static double max_abs_diff(const float *a, const float *b, size_t n)
