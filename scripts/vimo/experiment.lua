@@ -445,7 +445,7 @@ function M.main(def, overrides)
           local view, match = restricted(model, m), {}
           if m == "motion" and (opt.contrast_tempo > 0 or opt.contrast_scale > 0) then
             model.augment = augment.new{mean = state.ds.mean, std = state.ds.std,
-                                                        tempo = opt.contrast_tempo, scale = opt.contrast_scale}
+                                        tempo = opt.contrast_tempo, scale = opt.contrast_scale}
           end
           local res = trainer.run{
             opt = o, label = def.name .. " contrast " .. m, config = o,

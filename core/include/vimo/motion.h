@@ -116,8 +116,8 @@ VIMO_API vimo_status vimo_motion_bvh_joints(const vimo_bvh *b, const vimo_motion
 /* Converts one file. IN: .bvh / .bvh.gz, or a .npy of joints (T, 22, 3) in
  * metres at 20 fps. OUT: .npy float32, features (T-1, 263) or, with
  * JOINTS_ONLY, positions (T, 22, 3) at o->fps; with o->mirror, of the joints
- * mirrored (as the recipe mirrors: joints first, then features). *FRAMES (may be NULL) gets the
- * output's first dimension. Errors: those of the stages, VIMO_ERR_IO. */
+ * mirrored (as the recipe mirrors: joints first, then features). *FRAMES (may
+ * be NULL) gets the output's first dimension. Errors: those of the stages, VIMO_ERR_IO. */
 VIMO_API vimo_status vimo_motion_convert(const char *in, const char *out, const vimo_motion_opts *o,
                                          int joints_only, int *frames);
 
