@@ -66,10 +66,10 @@ local mirrored = setmetatable({}, {__mode = "k"}) -- clip -> its mirror
 
 --- The mirror of a clip {id, motion = (T, 263) normalised with mean/std,
 -- captions, qa, ...}: motion mirrored, text with left and right swapped,
--- stats (media.process) with dx and the wrists swapped. It carries only
--- what stage 0 reads (id, group, source, take, split, T, motion, captions,
--- qa, stats): no video, labels or facts. Made again when asked with other
--- mean/std tensors.
+-- stats (media.process, not read in training) with dx and the wrists
+-- swapped, so the table stays a consistent clip. Stage 0 reads id, group,
+-- motion, captions and qa; there is no video, labels or facts. Made again
+-- when asked with other mean/std tensors.
 function M.mirror_clip(c, mean, std)
   local m = mirrored[c]
   if m and m.norm_mean == mean and m.norm_std == std then return m end

@@ -51,6 +51,26 @@ static inline const char *mt_tmp(const char *name)
     return b;
 }
 
+/* Joints (T, 22, 3) in metres at 20 fps of a shipped BVH clip (FK +
+ * retarget + resample with the default options); *MAP_NAME (may be NULL)
+ * gets the joint map that fitted. Uses mt_path slot 3. Free the result. */
+static inline float *mt_clip_joints(const char *rel, int *T, const char **map_name)
+{
+    vimo_bvh *b = NULL;
+    if (vimo_bvh_load(&b, mt_path(3, rel)) != VIMO_OK) fail_msg("%s", vimo_last_error());
+    if (map_name) {
+        const vimo_joint_map *m;
+        assert_int_equal(vimo_joint_map_detect(b, &m), VIMO_OK);
+        *map_name = m->name;
+    }
+    assert_int_equal(vimo_motion_bvh_frames(b, NULL, T), VIMO_OK);
+    float *j = malloc((size_t)*T * VIMO_HML3D_JOINTS * 3 * sizeof *j);
+    assert_non_null(j);
+    assert_int_equal(vimo_motion_bvh_joints(b, NULL, j), VIMO_OK);
+    vimo_bvh_free(b);
+    return j;
+}
+
 static inline void mt_write(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");

@@ -179,21 +179,6 @@ static void test_features_vs_joints_published(void **state)
     vimo_npy_free(&x);
 }
 
-/* Joints (T, 22, 3) at 20 fps of a shipped BVH clip. */
-static float *clip_joints(const char *rel, int *T)
-{
-    vimo_bvh *b = NULL;
-    assert_int_equal(vimo_bvh_load(&b, mt_path(0, rel)), VIMO_OK);
-    vimo_motion_opts o;
-    vimo_motion_opts_init(&o);
-    assert_int_equal(vimo_motion_bvh_frames(b, &o, T), VIMO_OK);
-    float *x = malloc((size_t)*T * J * 3 * sizeof *x);
-    assert_non_null(x);
-    assert_int_equal(vimo_motion_bvh_joints(b, &o, x), VIMO_OK);
-    vimo_bvh_free(b);
-    return x;
-}
-
 /* Highest rise of wrist joint w over its frame-0 height, from features. */
 static double wrist_rise(const float *feat, int T, int w)
 {
@@ -216,7 +201,7 @@ static void test_features_vs_joints_bandai(void **state)
         "motion/bandai_namco/dataset-1/data/dataset-1_run_happy_001.bvh"};
     for (size_t i = 0; i < sizeof clips / sizeof *clips; i++) {
         int T;
-        float *x = clip_joints(clips[i], &T), *mf;
+        float *x = mt_clip_joints(clips[i], &T, NULL), *mf;
         check_both_ways(strrchr(clips[i], '/') + 1, x, T, &mf);
         if (i == 0) { /* a left-hand wave mirrored raises the right wrist */
             size_t n = (size_t)(T - 1) * D;
@@ -242,7 +227,7 @@ static void test_convert_mirror(void **state)
     if (!mt_data_dir()) skip();
     const char *rel = "motion/bandai_namco/dataset-2/data/dataset-2_wave-right-hand_normal_002.bvh";
     int T;
-    float *x = clip_joints(rel, &T);
+    float *x = mt_clip_joints(rel, &T, NULL);
     size_t n = (size_t)(T - 1) * D;
     float *want = malloc(n * sizeof *want);
     assert_non_null(want);

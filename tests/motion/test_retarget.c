@@ -79,21 +79,6 @@ static void test_builtin_lookup(void **state)
     assert_null(vimo_joint_map_builtin(2));
 }
 
-/* Real clips through FK + retarget at 20 fps. */
-static float *load_joints(const char *rel, int *T, const char **map_name)
-{
-    vimo_bvh *b;
-    if (vimo_bvh_load(&b, mt_path(2, rel)) != VIMO_OK) fail_msg("%s", vimo_last_error());
-    const vimo_joint_map *m;
-    assert_int_equal(vimo_joint_map_detect(b, &m), VIMO_OK);
-    *map_name = m->name;
-    assert_int_equal(vimo_motion_bvh_frames(b, NULL, T), VIMO_OK);
-    float *j = malloc((size_t)*T * 66 * sizeof *j);
-    assert_non_null(j);
-    assert_int_equal(vimo_motion_bvh_joints(b, NULL, j), VIMO_OK);
-    vimo_bvh_free(b);
-    return j;
-}
 
 static double dist(const float *a, const float *b)
 {
@@ -107,7 +92,7 @@ static void check_clip(const char *rel, const char *want_map, int travel, int fl
 {
     int T;
     const char *mn;
-    float *j = load_joints(rel, &T, &mn);
+    float *j = mt_clip_joints(rel, &T, &mn);
     assert_string_equal(mn, want_map);
     double lmin = 1e9, lmax = 0, lowest = 1e9;
     for (int t = 0; t < T; t++) {
@@ -202,7 +187,7 @@ static void test_standing_order(void **state)
     for (int c = 0; c < 3; c++) {
         int T;
         const char *mn;
-        float *j = load_joints(clips[c], &T, &mn);
+        float *j = mt_clip_joints(clips[c], &T, &mn);
         const float *p = j; /* frame 0 */
         int order[] = {15, 12, 9, 0, 4, 7};
         for (int i = 0; i + 1 < 6; i++)
