@@ -65,7 +65,7 @@ M.options = {
      .. "[1/(1+x), 1+x] (0 = off; vimo.augment)"},
   {name = "contrast_scale", default = 0.0, help = "stage 0: random body-size change of motion windows, in "
      .. "[1-x, 1+x] (0 = off)"},
-  {name = "contrast_mirror", default = 0.0, help = "stage 0: probability that a motion training clip is replaced "
+  {name = "contrast_mirror", default = 0.5, help = "stage 0: probability that a motion training clip is replaced "
      .. "by its left/right mirror, text swapped too (HumanML3D's augmentation; vimo.augment; 0 = off)",
    validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
@@ -85,6 +85,13 @@ M.options = {
      .. "figures to choose a recipe on, so the test split stays untouched)"},
   {name = "eval_train", default = 0, help = "also evaluate QA on N training clips (diagnoses over/underfitting)"},
   {name = "data_limit", default = 0, help = "build/use only the first N clips (quick runs)"},
+  {name = "holdout", default = "", help = "cross-validation: 'k/n' trains without fold k of n of the train split "
+     .. "and scores it as the val split (the shipped val clips are set aside; '' = off)",
+   validator = function(v)
+     local k, n = tostring(v):match("^%s*(%d+)%s*/%s*(%d+)%s*$")
+     return v == "" or (k and tonumber(n) >= 2 and tonumber(k) >= 1 and tonumber(k) <= tonumber(n)),
+            "want 'k/n' (fold k of n, 1 <= k <= n, n >= 2)"
+   end},
   {name = "video_size", default = 64, help = "video frame size S (square crop)"},
   {name = "frames", default = 8, help = "video frames per clip"},
   {name = "threads", default = 0, help = "kernel threads (0 = all cores)"},
@@ -94,6 +101,17 @@ M.options = {
 -- use the motion tokens where 5e-3 collapsed to per-question majority
 -- answers, and a longer align stage (8 epochs) made that reliable.
 M.defaults = {batch_size = 16, warmup = 20, min_lr = 0.1, clip = 5.0, log_every = 20, wd = 0.0}
+
+--- Applies a run's `holdout` option to a loaded dataset: 'k/n' holds out
+-- fold k of n of the train split as the val split (Dataset:holdout); ''
+-- or nil changes nothing. Raises with the option named on a bad value.
+function M.apply_holdout(ds, spec)
+  if spec == nil or spec == "" then return end
+  local k, n = tostring(spec):match("^%s*(%d+)%s*/%s*(%d+)%s*$")
+  if not k then error(("holdout: want 'k/n' (fold k of n), got '%s'"):format(tostring(spec)), 0) end
+  local ok, err = ds:holdout(math.tointeger(tonumber(k)), math.tointeger(tonumber(n)))
+  if not ok then error("holdout: " .. err, 0) end
+end
 
 local function split_list(s)
   local out = {}
@@ -370,6 +388,7 @@ function M.main(def, overrides)
       local ds = assert(data.load{S = opt.video_size, F = opt.frames, limit = opt.data_limit > 0 and opt.data_limit or nil,
                                   quiet = false})
       state.ds = ds
+      M.apply_holdout(ds, opt.holdout)
       state.train, state.val, state.test = ds:split("train"), ds:split("val"), ds:split("test")
       local mods = split_list(opt.modalities)
       state.model = mllm.new(opt, mods, opt.seed)

@@ -2,7 +2,8 @@
 tests/data/test_splits.lua - the index of shipped clips and its fixed
 splits (docs/data.md): FNV-1a against published test vectors, the
 labels.tsv index against the per-clip JSON labels and cfg/ names (an
-independent source), and the split invariants and counts.
+independent source), the split invariants and counts, and the
+cross-validation folds of Dataset:holdout.
 ]]
 
 local t = require "harness"
@@ -87,5 +88,53 @@ local want = {["bandai1/train"] = 137, ["bandai1/val"] = 21, ["bandai1/test"] = 
               ["cmu/train"] = 15, ["cmu/val"] = 3, ["cmu/test"] = 2}
 for k, n in pairs(want) do t.eq(counts[k] or 0, n, "count " .. k) end
 t.eq(counts["bandai2/val"], nil, "dataset-2 has no val clips")
+
+-- Cross-validation folds (Dataset:holdout): a dataset of 160 clips without
+-- tensors, 120 train, 20 val, 20 test.
+local data = require "vimo.data"
+local media = require "vimo.data.media"
+local function toy()
+  local zero, one = string.pack("<f", 0):rep(media.feature_dim), string.pack("<f", 1):rep(media.feature_dim)
+  local recs = {}
+  for i = 1, 160 do
+    local sp = i <= 120 and "train" or i <= 140 and "val" or "test"
+    recs[i] = {id = ("toy/clip%03d"):format(i), source = "toy", split = sp, T = 0, captions = {},
+               qa = {{question = "q", answer = "a" .. i, category = "action"}}}
+  end
+  return data.finish(recs, {mean = zero, std = one}, {motion = false})
+end
+local fold_of, sizes = {}, {}
+for k = 1, 4 do
+  local ds = toy()
+  local moved = ds:holdout(k, 4)
+  local val, train = ds:split("val"), ds:split("train")
+  sizes[k] = moved
+  t.eq(#val, moved, ("fold %d: val is the held-out fold"):format(k))
+  t.eq(#train + #val, 120, ("fold %d: train and the fold partition the train split"):format(k))
+  t.eq(#ds:split("test"), 20, ("fold %d: test untouched"):format(k))
+  t.eq(#ds:split("val_set_aside"), 20, ("fold %d: shipped val set aside"):format(k))
+  for _, c in ipairs(val) do
+    local i = tonumber(c.id:match("%d+$"))
+    t.check(i <= 120, "fold %d: %s was not a train clip", k, c.id)
+    t.check(not fold_of[c.id], "%s held out in folds %s and %d", c.id, tostring(fold_of[c.id]), k)
+    fold_of[c.id] = k
+    -- the documented rule, computed here from the hash's published vectors above
+    t.eq(index.fnv1a32("fold/" .. c.id) % 4, k - 1, c.id .. ": fold rule")
+  end
+  -- the majority baseline reads only the clips still in train
+  local answers, seen = ds:train_answers("action"), {}
+  for _, a in ipairs(answers) do seen[a] = true end
+  t.eq(#answers, #train, ("fold %d: train answers"):format(k))
+  for _, c in ipairs(val) do t.check(not seen[c.qa[1].answer], "fold %d: %s answer counted as train", k, c.id) end
+end
+local n_held = 0
+for _ in pairs(fold_of) do n_held = n_held + 1 end
+t.eq(n_held, 120, "every train clip is held out in exactly one fold")
+for k = 1, 4 do t.check(sizes[k] >= 18 and sizes[k] <= 42, "fold %d size %d of 120 (want about 30)", k, sizes[k]) end
+for _, bad in ipairs{{0, 4}, {5, 4}, {1, 1}, {1.5, 4}, {"1", 4}} do
+  local ok, msg = toy():holdout(bad[1], bad[2])
+  t.check(ok == nil and tostring(msg):find("holdout fold", 1, true), "holdout(%s, %s) refused: %s",
+          tostring(bad[1]), tostring(bad[2]), tostring(msg))
+end
 
 t.done("data.splits")

@@ -151,5 +151,39 @@ if fs then
     end
   end
 end
+-- 6. holdout=2/3 (cross-validation): fold 2 of the train split is trained without and scored as val;
+--    the clips are those Dataset:holdout names, and scripts/evaluate.lua scores the same fold again
+check(run("motion_only", "run=fold holdout=2/3") == 0, "holdout=2/3 exits 0")
+local fold = results("fold")
+local fds = assert(require("vimo.data").load{limit = 40, quiet = true})
+local n_train = #fds:split("train")
+local moved = assert(fds:holdout(2, 3))
+local fold_ids, answered = {}, 0
+for _, c in ipairs(fds:split("val")) do fold_ids[c.id] = true end
+check(moved > 0 and fold.data.val == moved and fold.data.train == n_train - moved,
+      ("the run trained on %s and scored %s clips (want %d and %d)"):format(
+      tostring(fold.data.train), tostring(fold.data.val), n_train - moved, moved))
+local ff = io.open(tmp .. "/fold/eval/predictions_val.json")
+local fpreds = ff and vimo.json_decode(ff:read("a")) or {}
+if ff then ff:close() end
+for _, p in ipairs(fpreds) do if fold_ids[p.id] then answered = answered + 1 end end
+check(#fpreds > 0 and answered == #fpreds, ("every val prediction is of a held-out clip (%d of %d)"):format(
+      answered, #fpreds))
+cmd = ("'%s' run '%s/scripts/evaluate.lua' run='%s/fold' split=val out='%s/fold_val.json' > '%s/fold_eval.log' 2>&1")
+  :format(exe, src, tmp, tmp, tmp)
+local fe_ok = os.execute(cmd)
+local fe = io.open(tmp .. "/fold_val.json")
+local fev = fe and vimo.json_decode(fe:read("a"))
+if fe then fe:close() end
+check(fe_ok and fev and fev.clips == moved and fold.eval.val and
+      fev.eval.qa.overall.correct == fold.eval.val.qa.overall.correct,
+      "scripts/evaluate.lua scores the run's held-out fold again, with the same figures")
+check(run("motion_only", "run=badfold holdout=2of3") ~= 0, "a malformed holdout is refused")
+local bl = io.open(tmp .. "/run_badfold_holdout_2of3.log")
+local bmsg = bl and bl:read("a") or ""
+if bl then bl:close() end
+check(bmsg:find("option 'holdout' = 2of3: want 'k/n'", 1, true), "the refusal names the option:\n" .. bmsg)
+check(io.open(tmp .. "/badfold/config.json") == nil, "it is refused before the run folder is made")
+
 print(("%d passed, %d failed"):format(passed, failed))
 if failed > 0 then os.exit(1) end

@@ -11,6 +11,7 @@ vimo/data - the datasets the experiments train and evaluate on.
   end
   ds.categories                 -- {"action", "body_part", ...} (sorted)
   ds:train_answers()            -- {category = {answer, ...}} for the majority baseline
+  ds:holdout(k, n)              -- cross-validation: fold k of n of train becomes val
   ds.mean, ds.std               -- tensors (263): motion = (features - mean) / std
 
   data.humanml3d(dir, opt)      -- a HumanML3D-layout folder (humanml3d.lua)
@@ -27,6 +28,7 @@ return nil, message. Does not shuffle or batch: the trainer does.
 
 local media = require "vimo.data.media"
 local builder = require "vimo.data.builder"
+local index = require "vimo.data.index"
 
 local M = {}
 
@@ -42,6 +44,31 @@ function Dataset:split(name)
     if c.split == name then out[#out + 1] = c end
   end
   return out
+end
+
+--- Cross-validation over the training takes: fold k (1..n) of the train
+-- split becomes the val split and the rest stays train; the shipped val
+-- clips are set aside (split "val_set_aside") and the test split is not
+-- touched. A clip's fold is FNV-1a 32 of "fold/<id>" mod n, so the folds
+-- are fixed, about equal, and independent of the split rule (index.lua).
+-- Every split-reading function (split, train_answers, counts) then sees
+-- the new assignment. The feature normalisation (mean, std) is not
+-- recomputed: it stays that of the whole train split, an unsupervised
+-- statistic. Returns the number of held-out clips, or nil and a message.
+function Dataset:holdout(k, n)
+  if math.type(k) ~= "integer" or math.type(n) ~= "integer" or n < 2 or k < 1 or k > n then
+    return nil, ("data: holdout fold %s of %s: want 1 <= k <= n and n >= 2"):format(tostring(k), tostring(n))
+  end
+  local moved = 0
+  for _, c in ipairs(self.clips) do
+    if c.split == "val" then
+      c.split = "val_set_aside"
+    elseif c.split == "train" and index.fnv1a32("fold/" .. c.id) % n == k - 1 then
+      c.split, moved = "val", moved + 1
+    end
+  end
+  self.holdout_fold = {k = k, n = n}
+  return moved
 end
 
 --- The clip with this id, or nil.
