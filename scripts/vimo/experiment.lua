@@ -42,6 +42,15 @@ local augment = require "vimo.augment"
 
 local M = {}
 
+-- 'k/n' -> k, n (integers, 1 <= k <= n, n >= 2), or nil.
+local HOLDOUT_FORM = "want 'k/n' (fold k of n, 1 <= k <= n, n >= 2)"
+local function parse_holdout(spec)
+  local k, n = tostring(spec):match("^%s*(%d+)%s*/%s*(%d+)%s*$")
+  k, n = math.tointeger(tonumber(k)), math.tointeger(tonumber(n))
+  if not (k and n and n >= 2 and k >= 1 and k <= n) then return nil end
+  return k, n
+end
+
 M.options = {
   {name = "modalities", default = "motion", help = "comma-separated: motion, video"},
   {name = "pairing", default = "paired", help = "joint training: paired, unpaired or mixed",
@@ -50,7 +59,7 @@ M.options = {
   {name = "video_ratio", default = 0.5, help = "unpaired/mixed: fraction of single-modality examples that see video"},
   {name = "paired_ratio", default = 0.5, help = "mixed: fraction of examples that see both modalities"},
   {name = "pretrain_epochs", default = 0, help = "stage 0: motion autoencoder epochs (0 = skip)"},
-  {name = "contrast_epochs", default = 90, help = "stage 0: motion encoder-caption contrastive epochs (0 = skip)"},
+  {name = "contrast_epochs", default = 120, help = "stage 0: motion encoder-caption contrastive epochs (0 = skip)"},
   {name = "contrast_video_epochs", default = 15, help = "stage 0: video encoder-caption contrastive epochs (0 = skip)"},
   {name = "contrast_lr", default = 2e-3, help = "stage 0 contrastive peak learning rate"},
   {name = "contrast_batch", default = 64, help = "stage 0 contrastive batch (clips; the negatives)"},
@@ -87,11 +96,7 @@ M.options = {
   {name = "data_limit", default = 0, help = "build/use only the first N clips (quick runs)"},
   {name = "holdout", default = "", help = "cross-validation: 'k/n' trains without fold k of n of the train split "
      .. "and scores it as the val split (the shipped val clips are set aside; '' = off)",
-   validator = function(v)
-     local k, n = tostring(v):match("^%s*(%d+)%s*/%s*(%d+)%s*$")
-     return v == "" or (k and tonumber(n) >= 2 and tonumber(k) >= 1 and tonumber(k) <= tonumber(n)),
-            "want 'k/n' (fold k of n, 1 <= k <= n, n >= 2)"
-   end},
+   validator = function(v) return v == "" or parse_holdout(v) ~= nil, HOLDOUT_FORM end},
   {name = "video_size", default = 64, help = "video frame size S (square crop)"},
   {name = "frames", default = 8, help = "video frames per clip"},
   {name = "threads", default = 0, help = "kernel threads (0 = all cores)"},
@@ -107,9 +112,9 @@ M.defaults = {batch_size = 16, warmup = 20, min_lr = 0.1, clip = 5.0, log_every 
 -- or nil changes nothing. Raises with the option named on a bad value.
 function M.apply_holdout(ds, spec)
   if spec == nil or spec == "" then return end
-  local k, n = tostring(spec):match("^%s*(%d+)%s*/%s*(%d+)%s*$")
-  if not k then error(("holdout: want 'k/n' (fold k of n), got '%s'"):format(tostring(spec)), 0) end
-  local ok, err = ds:holdout(math.tointeger(tonumber(k)), math.tointeger(tonumber(n)))
+  local k, n = parse_holdout(spec)
+  if not k then error(("holdout: %s, got '%s'"):format(HOLDOUT_FORM, tostring(spec)), 0) end
+  local ok, err = ds:holdout(k, n)
   if not ok then error("holdout: " .. err, 0) end
 end
 

@@ -131,6 +131,11 @@ local n_held = 0
 for _ in pairs(fold_of) do n_held = n_held + 1 end
 t.eq(n_held, 120, "every train clip is held out in exactly one fold")
 for k = 1, 4 do t.check(sizes[k] >= 18 and sizes[k] <= 42, "fold %d size %d of 120 (want about 30)", k, sizes[k]) end
+local twice = toy()
+assert(twice:holdout(1, 4))
+local ok2, msg2 = twice:holdout(2, 4)
+t.check(ok2 == nil and tostring(msg2):find("already holds out fold 1 of 4", 1, true), "a second holdout is refused: %s",
+        tostring(msg2))
 for _, bad in ipairs{{0, 4}, {5, 4}, {1, 1}, {1.5, 4}, {"1", 4}} do
   local ok, msg = toy():holdout(bad[1], bad[2])
   t.check(ok == nil and tostring(msg):find("holdout fold", 1, true), "holdout(%s, %s) refused: %s",

@@ -54,10 +54,15 @@ end
 -- Every split-reading function (split, train_answers, counts) then sees
 -- the new assignment. The feature normalisation (mean, std) is not
 -- recomputed: it stays that of the whole train split, an unsupervised
--- statistic. Returns the number of held-out clips, or nil and a message.
+-- statistic. Once per dataset. Returns the number of held-out clips, or
+-- nil and a message.
 function Dataset:holdout(k, n)
   if math.type(k) ~= "integer" or math.type(n) ~= "integer" or n < 2 or k < 1 or k > n then
     return nil, ("data: holdout fold %s of %s: want 1 <= k <= n and n >= 2"):format(tostring(k), tostring(n))
+  end
+  if self.holdout_fold then
+    return nil, ("data: holdout fold %d of %d: this dataset already holds out fold %d of %d"):format(
+      k, n, self.holdout_fold.k, self.holdout_fold.n)
   end
   local moved = 0
   for _, c in ipairs(self.clips) do
