@@ -70,6 +70,8 @@ local function build_dataset()
   local counts = {}
   do -- scoped: the children load their own copy
     local ds = assert(data.load(dopts))
+    -- holdout=k/n goes to every experiment: count the splits they train and score
+    require("vimo.experiment").apply_holdout(ds, args.holdout)
     for _, s in ipairs({"train", "val", "test"}) do counts[s] = #ds:split(s) end
   end
   collectgarbage()

@@ -5,9 +5,11 @@ scripts/evaluate.lua - score a trained run again, on any split of its data.
 
 Rebuilds the run's model from its folder (config.json, model.ckpt;
 vimo.mllm.load_run), loads the dataset it was trained on (the same video
-size, frames, data_limit and holdout fold) and answers every question of the split's clips
-with experiment.evaluate, the function the eval stage calls: QA accuracy per
-category beside the majority-answer baseline, overall and per data source.
+size, frames, data_limit and holdout fold: a cross-validation run's val
+split is its held-out fold) and answers every question of the split's
+clips with experiment.evaluate, the function the eval stage calls: QA
+accuracy per category beside the majority-answer baseline, overall and per
+data source.
 Greedy decoding makes this reproduce the run's own eval figures exactly at
 the run's thread count (another count may round differently in the GEMMs);
 it is how runs made before the eval stage scored the val split (eval_val)
@@ -37,7 +39,7 @@ vimo.threads(a.threads or opt.threads or 0)
 local limit = (opt.data_limit or 0) > 0 and opt.data_limit or nil
 local ds, derr = data.load{S = opt.video_size, F = opt.frames, limit = limit, quiet = true}
 if not ds then error("evaluate: " .. tostring(derr), 0) end
-experiment.apply_holdout(ds, opt.holdout) -- a cross-validation run's val split is its held-out fold
+experiment.apply_holdout(ds, opt.holdout)
 local clips = ds:split(split)
 if #clips == 0 then error(("evaluate: the %s split of this dataset is empty"):format(split), 0) end
 

@@ -42,8 +42,9 @@ local augment = require "vimo.augment"
 
 local M = {}
 
--- 'k/n' -> k, n (integers, 1 <= k <= n, n >= 2), or nil.
 local HOLDOUT_FORM = "want 'k/n' (fold k of n, 1 <= k <= n, n >= 2)"
+
+-- 'k/n' -> k, n (integers, 1 <= k <= n, n >= 2), or nil.
 local function parse_holdout(spec)
   local k, n = tostring(spec):match("^%s*(%d+)%s*/%s*(%d+)%s*$")
   k, n = math.tointeger(tonumber(k)), math.tointeger(tonumber(n))
@@ -109,13 +110,15 @@ M.defaults = {batch_size = 16, warmup = 20, min_lr = 0.1, clip = 5.0, log_every 
 
 --- Applies a run's `holdout` option to a loaded dataset: 'k/n' holds out
 -- fold k of n of the train split as the val split (Dataset:holdout); ''
--- or nil changes nothing. Raises with the option named on a bad value.
+-- or nil changes nothing. Returns the number of clips held out (nil when
+-- off). Raises, naming the option, on a malformed value or an empty fold.
 function M.apply_holdout(ds, spec)
-  if spec == nil or spec == "" then return end
+  if spec == nil or spec == "" then return nil end
   local k, n = parse_holdout(spec)
-  if not k then error(("holdout: %s, got '%s'"):format(HOLDOUT_FORM, tostring(spec)), 0) end
-  local ok, err = ds:holdout(k, n)
-  if not ok then error("holdout: " .. err, 0) end
+  if not k then error(("experiment: holdout=%s: %s"):format(tostring(spec), HOLDOUT_FORM), 0) end
+  local moved, err = ds:holdout(k, n)
+  if not moved then error(("experiment: holdout=%s: %s"):format(tostring(spec), err), 0) end
+  return moved
 end
 
 local function split_list(s)
@@ -397,7 +400,9 @@ function M.main(def, overrides)
       state.train, state.val, state.test = ds:split("train"), ds:split("val"), ds:split("test")
       local mods = split_list(opt.modalities)
       state.model = mllm.new(opt, mods, opt.seed)
-      return {train = #state.train, val = #state.val, test = #state.test, modalities = mods}
+      return {train = #state.train, val = #state.val, test = #state.test, modalities = mods,
+              holdout = opt.holdout ~= "" and opt.holdout or nil,
+              val_set_aside = opt.holdout ~= "" and #ds:split("val_set_aside") or nil}
     end},
     {name = "pretrain", run = function(env)
       local opt = env.opt

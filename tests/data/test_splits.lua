@@ -136,6 +136,37 @@ assert(twice:holdout(1, 4))
 local ok2, msg2 = twice:holdout(2, 4)
 t.check(ok2 == nil and tostring(msg2):find("already holds out fold 1 of 4", 1, true), "a second holdout is refused: %s",
         tostring(msg2))
+-- caption spans of one motion (HumanML3D's <name>#<start>-<end> ids) share a fold
+do
+  local zero, one = string.pack("<f", 0):rep(media.feature_dim), string.pack("<f", 1):rep(media.feature_dim)
+  local recs = {}
+  for i = 1, 40 do
+    for span = 0, 2 do
+      local id = ("hml/%06d#%d-%d"):format(i, span * 7 + 1, span * 11 + 5) -- FNV-1a mod 4 reads the low bits of each byte: vary them
+      recs[#recs + 1] = {id = id, source = "hml", split = "train", T = 0, captions = {}, qa = {}}
+    end
+  end
+  local ds = data.finish(recs, {mean = zero, std = one}, {motion = false})
+  assert(ds:holdout(3, 4))
+  local folds_of = {}
+  for _, c in ipairs(ds.clips) do
+    local name = c.id:match("^(.-)#")
+    folds_of[name] = folds_of[name] or {}
+    folds_of[name][c.split] = true
+  end
+  local split_apart = 0
+  for _, sp in pairs(folds_of) do if sp.train and sp.val then split_apart = split_apart + 1 end end
+  t.eq(split_apart, 0, "motions whose caption spans fall in both train and the held-out fold")
+end
+-- a fold with no training clip is refused, and the dataset is left as it was
+do
+  local small = toy()
+  local ok3, msg3 = small:holdout(7, 500)
+  t.check(ok3 == nil and tostring(msg3):find("holds no training clip", 1, true), "an empty fold is refused: %s",
+          tostring(msg3))
+  t.eq(#small:split("train"), 120, "a refused holdout moves nothing")
+  t.eq(#small:split("val"), 20, "a refused holdout sets nothing aside")
+end
 for _, bad in ipairs{{0, 4}, {5, 4}, {1, 1}, {1.5, 4}, {"1", 4}} do
   local ok, msg = toy():holdout(bad[1], bad[2])
   t.check(ok == nil and tostring(msg):find("holdout fold", 1, true), "holdout(%s, %s) refused: %s",

@@ -49,26 +49,35 @@ end
 --- Cross-validation over the training takes: fold k (1..n) of the train
 -- split becomes the val split and the rest stays train; the shipped val
 -- clips are set aside (split "val_set_aside") and the test split is not
--- touched. A clip's fold is FNV-1a 32 of "fold/<id>" mod n, so the folds
--- are fixed, about equal, and independent of the split rule (index.lua).
+-- touched. A clip's fold is FNV-1a 32 of "fold/<key>" mod n, the key
+-- being its id up to any '#' (a HumanML3D caption span, <name>#<start>-<end>,
+-- goes with its motion), so the folds are fixed, about equal, and
+-- independent of the split rule (index.lua).
 -- Every split-reading function (split, train_answers, counts) then sees
 -- the new assignment. The feature normalisation (mean, std) is not
 -- recomputed: it stays that of the whole train split, an unsupervised
--- statistic. Once per dataset. Returns the number of held-out clips, or
--- nil and a message.
+-- statistic. Once per dataset; a fold with no training clip is refused.
+-- Returns the number of held-out clips, or nil and a message.
 function Dataset:holdout(k, n)
   if math.type(k) ~= "integer" or math.type(n) ~= "integer" or n < 2 or k < 1 or k > n then
-    return nil, ("data: holdout fold %s of %s: want 1 <= k <= n and n >= 2"):format(tostring(k), tostring(n))
+    return nil, ("data: holdout fold %s of %s: want integers 1 <= k <= n and n >= 2"):format(tostring(k), tostring(n))
   end
   if self.holdout_fold then
     return nil, ("data: holdout fold %d of %d: this dataset already holds out fold %d of %d"):format(
       k, n, self.holdout_fold.k, self.holdout_fold.n)
   end
+  local held = {}
+  for _, c in ipairs(self.clips) do
+    if c.split == "train" and index.fnv1a32("fold/" .. (c.id:gsub("#.*$", ""))) % n == k - 1 then held[c] = true end
+  end
+  if next(held) == nil then
+    return nil, ("data: holdout fold %d of %d holds no training clip (too few clips for %d folds)"):format(k, n, n)
+  end
   local moved = 0
   for _, c in ipairs(self.clips) do
     if c.split == "val" then
       c.split = "val_set_aside"
-    elseif c.split == "train" and index.fnv1a32("fold/" .. c.id) % n == k - 1 then
+    elseif held[c] then
       c.split, moved = "val", moved + 1
     end
   end
@@ -101,7 +110,8 @@ function Dataset:train_answers(category)
   return out
 end
 
---- Number of clips per split: {train =, val =, test =}.
+--- Number of clips per split: {train =, val =, test =} (and
+-- val_set_aside after a holdout).
 function Dataset:counts()
   local n = {train = 0, val = 0, test = 0}
   for _, c in ipairs(self.clips) do n[c.split] = (n[c.split] or 0) + 1 end
