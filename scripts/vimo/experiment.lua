@@ -396,13 +396,12 @@ function M.main(def, overrides)
       local ds = assert(data.load{S = opt.video_size, F = opt.frames, limit = opt.data_limit > 0 and opt.data_limit or nil,
                                   quiet = false})
       state.ds = ds
-      M.apply_holdout(ds, opt.holdout)
+      local held = M.apply_holdout(ds, opt.holdout)
       state.train, state.val, state.test = ds:split("train"), ds:split("val"), ds:split("test")
       local mods = split_list(opt.modalities)
       state.model = mllm.new(opt, mods, opt.seed)
       return {train = #state.train, val = #state.val, test = #state.test, modalities = mods,
-              holdout = opt.holdout ~= "" and opt.holdout or nil,
-              val_set_aside = opt.holdout ~= "" and #ds:split("val_set_aside") or nil}
+              holdout = held and opt.holdout, val_set_aside = held and #ds:split("val_set_aside")}
     end},
     {name = "pretrain", run = function(env)
       local opt = env.opt

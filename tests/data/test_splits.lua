@@ -93,15 +93,18 @@ t.eq(counts["bandai2/val"], nil, "dataset-2 has no val clips")
 -- tensors, 120 train, 20 val, 20 test.
 local data = require "vimo.data"
 local media = require "vimo.data.media"
-local function toy()
+local function dataset(recs)
   local zero, one = string.pack("<f", 0):rep(media.feature_dim), string.pack("<f", 1):rep(media.feature_dim)
+  return data.finish(recs, {mean = zero, std = one}, {motion = false})
+end
+local function toy()
   local recs = {}
   for i = 1, 160 do
     local sp = i <= 120 and "train" or i <= 140 and "val" or "test"
     recs[i] = {id = ("toy/clip%03d"):format(i), source = "toy", split = sp, T = 0, captions = {},
                qa = {{question = "q", answer = "a" .. i, category = "action"}}}
   end
-  return data.finish(recs, {mean = zero, std = one}, {motion = false})
+  return dataset(recs)
 end
 local fold_of, sizes = {}, {}
 for k = 1, 4 do
@@ -138,15 +141,15 @@ t.check(ok2 == nil and tostring(msg2):find("already holds out fold 1 of 4", 1, t
         tostring(msg2))
 -- caption spans of one motion (HumanML3D's <name>#<start>-<end> ids) share a fold
 do
-  local zero, one = string.pack("<f", 0):rep(media.feature_dim), string.pack("<f", 1):rep(media.feature_dim)
   local recs = {}
   for i = 1, 40 do
     for span = 0, 2 do
-      local id = ("hml/%06d#%d-%d"):format(i, span * 7 + 1, span * 11 + 5) -- FNV-1a mod 4 reads the low bits of each byte: vary them
+      -- FNV-1a mod 4 reads only the low bits of each byte: spans that vary them
+      local id = ("hml/%06d#%d-%d"):format(i, span * 7 + 1, span * 11 + 5)
       recs[#recs + 1] = {id = id, source = "hml", split = "train", T = 0, captions = {}, qa = {}}
     end
   end
-  local ds = data.finish(recs, {mean = zero, std = one}, {motion = false})
+  local ds = dataset(recs)
   assert(ds:holdout(3, 4))
   local folds_of = {}
   for _, c in ipairs(ds.clips) do
