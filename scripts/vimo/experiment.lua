@@ -87,6 +87,11 @@ M.options = {
      .. "(comma-separated; frozen video tokens are computed once and cached)"},
   {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch (align)"},
   {name = "instruct_captions", default = 1, help = "caption examples per training clip and epoch (instruct)"},
+  {name = "qa_balance", default = 1.0, help = "instruct: QA examples repeated (n_max / n_answer)^x times within "
+     .. "their category, capped at qa_balance_cap (0 = off, 0.5 = square-root, 1 = class-balanced sampling)",
+   validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
+  {name = "qa_balance_cap", default = 4, help = "instruct: most repeats of one QA example under qa_balance",
+   validator = function(v) return v >= 1 and v == math.floor(v), "must be an integer >= 1" end},
   {name = "loss_by_kind", default = true, help = "instruct: captions and QA as separate loss groups weighted "
      .. "by example count (else one per-token mean)"},
   {name = "val_questions", default = 48, help = "validation questions per epoch (0 = none)"},
@@ -134,10 +139,39 @@ local function unit_hash(s)
   return h / 4294967296.0
 end
 
+--- Repeats of each QA answer of clips under qa_balance = x: per category,
+-- round((n_max / n_a)^x) capped at cap, where n_a counts the answer's
+-- examples and n_max the category's most frequent answer's (Kang et al.,
+-- "Decoupling representation and classifier", ICLR 2020, sec. 3: sampling
+-- answers with probability ~ n_a^(1-x); 0.5 is their square-root sampling).
+-- Fixed counts rather than random draws, so a resumed run sees the same
+-- examples. Returns {[category] = {[answer] = repeats}}.
+function M.qa_repeats(clips, x, cap)
+  local counts, most = {}, {}
+  for _, c in ipairs(clips) do
+    for _, q in ipairs(c.qa) do
+      local t = counts[q.category] or {}
+      counts[q.category] = t
+      t[q.answer] = (t[q.answer] or 0) + 1
+      most[q.category] = math.max(most[q.category] or 0, t[q.answer])
+    end
+  end
+  local reps = {}
+  for cat, t in pairs(counts) do
+    reps[cat] = {}
+    for a, n in pairs(t) do
+      reps[cat][a] = math.min(cap, math.floor((most[cat] / n) ^ x + 0.5))
+    end
+  end
+  return reps
+end
+
 --- Training examples of a stage from clips: captions (align) or QA and
--- captions (instruct).
+-- captions (instruct; each QA example repeated under opt.qa_balance).
 function M.examples(clips, stage, opt)
   local out = {}
+  local reps = stage == "instruct" and (opt.qa_balance or 0) > 0
+    and M.qa_repeats(clips, opt.qa_balance, opt.qa_balance_cap) or nil
   for _, c in ipairs(clips) do
     local ncap = math.min(stage == "instruct" and opt.instruct_captions or opt.captions_per_clip, #c.captions)
     for k = 1, ncap do
@@ -146,7 +180,9 @@ function M.examples(clips, stage, opt)
     end
     if stage == "instruct" then
       for _, q in ipairs(c.qa) do
-        out[#out + 1] = {clip = c, question = q.question, answer = q.answer, category = q.category}
+        for _ = 1, reps and reps[q.category][q.answer] or 1 do
+          out[#out + 1] = {clip = c, question = q.question, answer = q.answer, category = q.category}
+        end
       end
     end
   end

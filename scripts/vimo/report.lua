@@ -9,6 +9,10 @@ tool; vimo only writes its data and script files).
   report.markdown(t)                  -- the same as Markdown
   report.plots(dir, runs)             -- loss curves + per-category accuracy
 
+t.split_label and t.val_label, when set, name the scored splits in the
+headings (a cross-validation run's val split is a held-out training fold:
+report.holdout_label).
+
 Each run's results are its runner results (stages contrast/align/instruct with
 `losses`, eval with `qa` = {overall, categories}, `captions` and, optionally,
 `qa_by_source` and `val` = {qa}).
@@ -64,6 +68,11 @@ local function header_of(lead, runs)
   for _, r in ipairs(runs) do h[#h + 1] = r.name end
   h[#h + 1] = "majority"
   return h
+end
+
+--- The name of the split a run's `holdout=k/n` scores as val (Dataset:holdout).
+function M.holdout_label(spec)
+  return ("held-out fold %s of the train split"):format(spec)
 end
 
 --- Rows: one per QA category (then overall), columns: each run's accuracy
@@ -154,7 +163,8 @@ end
 -- t.split names the QA table's split ("test" if nil).
 function M.text(t)
   local note = t.note and (" (" .. t.note .. ")") or ""
-  local out = "QA accuracy (%) on the " .. (t.split or "test") .. " split, majority-answer baseline beside" .. note ..
+  local out = "QA accuracy (%) on the " .. (t.split_label or (t.split or "test") .. " split") ..
+              ", majority-answer baseline beside" .. note ..
               ":\n" .. fmt_rows(t.header, t.rows)
   if t.has_captions then out = out .. "\n" .. fmt_rows(CAP_HEADER, t.captions) end
   if t.by_source then
@@ -166,7 +176,8 @@ function M.text(t)
     for _, r in ipairs(t.val.rows) do
       if r[1] == "overall" or r[1] == "action" or r[1] == "style" then rows[#rows + 1] = r end
     end
-    out = out .. "\nQA accuracy (%) on the val split (choose recipes on these; every category: results.md):\n" ..
+    out = out .. "\nQA accuracy (%) on the " .. (t.val_label or "val split") ..
+          " (choose recipes on these; every category: results.md):\n" ..
           fmt_rows(t.val.header, rows)
   end
   return out
@@ -190,7 +201,7 @@ function M.markdown(t)
     out = out .. "\n### QA accuracy (%) by data source" .. note .. "\n\n" .. md_rows(t.by_source.header, t.by_source.rows)
   end
   if t.val then
-    out = out .. "\n### QA accuracy (%), val split" .. note .. "\n\n" .. md_rows(t.val.header, t.val.rows)
+    out = out .. "\n### QA accuracy (%), " .. (t.val_label or "val split") .. note .. "\n\n" .. md_rows(t.val.header, t.val.rows)
   end
   return out
 end

@@ -178,6 +178,10 @@ if fe then fe:close() end
 check(fe_ok and fev and fev.clips == moved and fold.eval.val and
       fev.eval.qa.overall.correct == fold.eval.val.qa.overall.correct,
       "scripts/evaluate.lua scores the run's held-out fold again, with the same figures")
+local fl = io.open(tmp .. "/fold_eval.log")
+local flog = fl and fl:read("a") or ""
+if fl then fl:close() end
+check(flog:find("on the held-out fold 2/3 of the train split", 1, true), "and names the fold it scored:\n" .. flog)
 check(run("motion_only", "run=badfold holdout=2of3") ~= 0, "a malformed holdout is refused")
 local bl = io.open(tmp .. "/run_badfold_holdout_2of3.log")
 local bmsg = bl and bl:read("a") or ""

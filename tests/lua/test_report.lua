@@ -97,6 +97,12 @@ local tvt = report.text(tv)
 check.ok(tvt:find("val split", 1, true) and tvt:find("style%s+4%s+25%.0%s+%-%s+25%.0"), "text: val style row:\n" .. tvt)
 check.ok(not tvt:find("speed%s+5%s+40%.0"), "text: val speed row left to results.md")
 check.ok(report.markdown(tv):find("| speed | 5 | 40.0 | - | 60.0 |", 1, true), "markdown: every val row")
+-- a cross-validation run's val split is a held-out fold, and the headings say so
+tv.val_label = report.holdout_label("2/4")
+check.ok(report.text(tv):find("on the held-out fold 2/4 of the train split (choose", 1, true) and
+         not report.text(tv):find("val split", 1, true), "text: the held-out fold named, not the val split")
+check.ok(report.markdown(tv):find("### QA accuracy (%), held-out fold 2/4 of the train split", 1, true),
+         "markdown: the held-out fold named")
 check.eq(t.val, nil, "no val table without eval.val")
 local mv = report.mean_results({av, b, {eval = {qa = b.eval.qa, val = {qa = qa({{"action", 5, 2, "walk", 0.4}},
   {n = 5, correct = 2, accuracy = 0.4})}}}})
@@ -111,6 +117,9 @@ check.ok(text:find("CIDEr-D", 1, true) and text:find("on the test split", 1, tru
 plain.split = "val"
 check.ok(not report.text(plain):find("CIDEr-D", 1, true), "text: no caption table without caption results")
 check.ok(report.text(plain):find("on the val split", 1, true), "text: the split named")
+plain.split_label = report.holdout_label("1/3")
+check.ok(report.text(plain):find("on the held-out fold 1/3 of the train split, majority", 1, true),
+         "text: a split label replaces the split's name")
 check.ok(not report.text(plain):find("by data source", 1, true), "and none printed")
 
 -- mean over seeds: A and B as two seeds of one experiment, plus a seed
