@@ -145,22 +145,28 @@ end
 -- "Decoupling representation and classifier", ICLR 2020, sec. 3: sampling
 -- answers with probability ~ n_a^(1-x); 0.5 is their square-root sampling).
 -- Fixed counts rather than random draws, so a resumed run sees the same
--- examples. Returns {[category] = {[answer] = repeats}}.
+-- examples. A category with more distinct answers than half its examples
+-- (free-form text, e.g. a MoVid file's open questions) has no classes to
+-- balance: its answers are used once. Returns {[category] = {[answer] =
+-- repeats}}.
 function M.qa_repeats(clips, x, cap)
-  local counts, most = {}, {}
+  local counts, most, total, distinct = {}, {}, {}, {}
   for _, c in ipairs(clips) do
     for _, q in ipairs(c.qa) do
-      local t = counts[q.category] or {}
-      counts[q.category] = t
+      local cat, t = q.category, counts[q.category] or {}
+      counts[cat] = t
+      if not t[q.answer] then distinct[cat] = (distinct[cat] or 0) + 1 end
       t[q.answer] = (t[q.answer] or 0) + 1
-      most[q.category] = math.max(most[q.category] or 0, t[q.answer])
+      most[cat] = math.max(most[cat] or 0, t[q.answer])
+      total[cat] = (total[cat] or 0) + 1
     end
   end
   local reps = {}
   for cat, t in pairs(counts) do
+    local closed = 2 * distinct[cat] <= total[cat]
     reps[cat] = {}
     for a, n in pairs(t) do
-      reps[cat][a] = math.min(cap, math.floor((most[cat] / n) ^ x + 0.5))
+      reps[cat][a] = closed and math.min(cap, math.floor((most[cat] / n) ^ x + 0.5)) or 1
     end
   end
   return reps

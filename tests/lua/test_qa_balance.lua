@@ -35,6 +35,20 @@ check.eq(r.action.bow, 2, "9/4 rounds to 2")
 check.eq(r.action.guide, 4, "9 capped at 4")
 check.eq(experiment.qa_repeats(clips, 1, 2).action.guide, 2, "capped at 2")
 
+-- Free-form answers (more distinct answers than half the examples): used
+-- once each, even beside a frequent one; with exactly half distinct, balanced.
+local open = {}
+for i = 1, 6 do
+  open[i] = {id = "o" .. i, captions = {"c"}, qa = {{category = "open", question = "Why?", answer = i <= 3 and "yes" or ("because " .. i)}}}
+end
+r = experiment.qa_repeats(open, 1, 4)
+check.eq(r.open.yes, 1, "free-form: the frequent answer once")
+check.eq(r.open["because 4"], 1, "free-form: 4 distinct answers of 6 examples are not classes")
+open[6].qa[1].answer = "because 4"
+r = experiment.qa_repeats(open, 1, 4)
+check.eq(r.open["because 4"], 2, "3 distinct answers of 6 examples: balanced, 3/2 rounds to 2")
+check.eq(r.open["because 5"], 3, "3/1 = 3")
+
 -- The instruct examples: 1 caption per clip, QA repeated as above.
 local function count(examples)
   local n = {}
