@@ -87,8 +87,8 @@ M.options = {
      .. "(comma-separated; frozen video tokens are computed once and cached)"},
   {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch (align)"},
   {name = "instruct_captions", default = 1, help = "caption examples per training clip and epoch (instruct)"},
-  {name = "qa_balance", default = 1.0, help = "instruct: QA examples repeated (n_max / n_answer)^x times within "
-     .. "their category, capped at qa_balance_cap (0 = off, 0.5 = square-root, 1 = class-balanced sampling)",
+  {name = "qa_balance", default = 1.0, help = "instruct: QA examples repeated round((n_max / n_answer)^x) times "
+     .. "within their category, capped at qa_balance_cap (0 = off, 0.5 = square-root, 1 = class-balanced up to the cap)",
    validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
   {name = "qa_balance_cap", default = 4, help = "instruct: most repeats of one QA example under qa_balance",
    validator = function(v) return v >= 1 and v == math.floor(v), "must be an integer >= 1" end},
@@ -141,14 +141,16 @@ end
 
 --- Repeats of each QA answer of clips under qa_balance = x: per category,
 -- round((n_max / n_a)^x) capped at cap, where n_a counts the answer's
--- examples and n_max the category's most frequent answer's (Kang et al.,
--- "Decoupling representation and classifier", ICLR 2020, sec. 3: sampling
--- answers with probability ~ n_a^(1-x); 0.5 is their square-root sampling).
+-- examples and n_max the category's most frequent answer's. Before rounding
+-- and the cap, an answer's share of the examples is ~ n_a^(1-x): Kang et
+-- al., "Decoupling representation and classifier for long-tailed
+-- recognition", ICLR 2020, sec. 3, with q = 1 - x (x = 1 class-balanced,
+-- 0.5 square-root); where the cap binds, x = 1 is nearer square-root.
 -- Fixed counts rather than random draws, so a resumed run sees the same
 -- examples. A category with more distinct answers than half its examples
--- (free-form text, e.g. a MoVid file's open questions) has no classes to
--- balance: its answers are used once. Returns {[category] = {[answer] =
--- repeats}}.
+-- (free-form text, e.g. a MoVid file's open questions; also any category
+-- of two examples with two answers) has no classes to balance: its answers
+-- are used once. Returns {[category] = {[answer] = repeats}}.
 function M.qa_repeats(clips, x, cap)
   local counts, most, total, distinct = {}, {}, {}, {}
   for _, c in ipairs(clips) do
@@ -196,7 +198,8 @@ function M.examples(clips, stage, opt)
 end
 
 -- Unpaired / mixed joint training: which modalities an example sees, fixed
--- by two independent hashes of it (so a resume assigns them identically).
+-- by two independent hashes of it (so a resume assigns them identically;
+-- the copies qa_balance makes of an example see the same modalities).
 local function assign_modalities(examples, modalities, opt)
   if #modalities < 2 or opt.pairing == "paired" then return end
   local paired = opt.pairing == "mixed" and opt.paired_ratio or 0

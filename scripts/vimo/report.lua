@@ -160,7 +160,8 @@ end
 
 --- The tables as plain text (QA accuracy in %, then caption metrics, then
 -- the overall accuracy per data source; results.md has every category).
--- t.split names the QA table's split ("test" if nil).
+-- t.split names the QA table's split ("test" if nil); t.split_label and
+-- t.val_label, when set, replace the split names in the headings.
 function M.text(t)
   local note = t.note and (" (" .. t.note .. ")") or ""
   local out = "QA accuracy (%) on the " .. (t.split_label or (t.split or "test") .. " split") ..

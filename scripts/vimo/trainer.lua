@@ -104,14 +104,15 @@ local function config_text(cfg, prefix, out)
   return out
 end
 
--- Notes config keys that differ from the checkpoint's (a resume with other
--- settings is allowed, but not silently).
+-- Notes config keys that differ from the checkpoint's, or that it lacks (an
+-- option added since it was written, now at its default): a resume with
+-- other settings is allowed, but not silently.
 local function compare_config(saved, cfg, note)
   local now = config_text(cfg)
   local diff = {}
   for k, v in pairs(now) do
-    if not RESUME_FREE[k] and saved[k] ~= nil and saved[k] ~= v then
-      diff[#diff + 1] = ("%s: %s -> %s"):format(k, saved[k], v)
+    if not RESUME_FREE[k] and saved[k] ~= v then
+      diff[#diff + 1] = ("%s: %s -> %s"):format(k, saved[k] == nil and "(not in the checkpoint)" or saved[k], v)
     end
   end
   table.sort(diff)

@@ -66,7 +66,10 @@ check.eq(n["action=guide"], 3, "guide examples: 1 x 3")
 check.eq(n["style=old"], 2, "style examples unchanged")
 check.eq(#ex, 14 + 9 + 8 + 3 + 4, "14 captions, 20 action and 4 style examples")
 for _, e in ipairs(ex) do
-  if e.answer == "guide" then check.eq(e.clip.id, "g1", "a repeat keeps its clip and question") end
+  if e.answer == "guide" then
+    check.eq(e.clip.id, "g1", "a repeat keeps its clip")
+    check.eq(e.question, "What does the person do?", "and its question")
+  end
 end
 
 -- Off (x = 0, or no option) and the align stage: every QA example once.
