@@ -198,7 +198,7 @@ local function write_report(counts, wall)
   end
   local t = report.table(runs)
   if #seeds > 1 then t.note = ("mean over seeds %s"):format(table.concat(seeds, ", ")) end
-  if (args.holdout or "") ~= "" then t.val_label = report.holdout_label(args.holdout) end
+  t.val_label = report.holdout_label(args.holdout)
   io.stdout:write("\n", report.text(t), ("\nwall time: %.0f s (GEMM kernels: %s)\n"):format(wall, vimo.gemm_arch()))
   local summary = {wall_seconds = wall, splits = counts, table = t, runs = {}}
   for _, r in ipairs(each) do

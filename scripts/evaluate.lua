@@ -47,7 +47,7 @@ local r = experiment.evaluate(model, ds, clips, not a.captions and math.huge or 
 model:close()
 local t = report.table({{name = opt.run or dir, results = {eval = r}}})
 t.split = split
-if split == "val" and (opt.holdout or "") ~= "" then t.split_label = report.holdout_label(opt.holdout) end
+if split == "val" then t.split_label = report.holdout_label(opt.holdout) end
 io.write(report.text(t))
 if a.out then
   local f = assert(io.open(a.out, "wb"))

@@ -152,23 +152,21 @@ end
 -- of two examples with two answers) has no classes to balance: its answers
 -- are used once. Returns {[category] = {[answer] = repeats}}.
 function M.qa_repeats(clips, x, cap)
-  local counts, most, total, distinct = {}, {}, {}, {}
+  local counts = {}
   for _, c in ipairs(clips) do
     for _, q in ipairs(c.qa) do
-      local cat, t = q.category, counts[q.category] or {}
-      counts[cat] = t
-      if not t[q.answer] then distinct[cat] = (distinct[cat] or 0) + 1 end
+      local t = counts[q.category] or {}
+      counts[q.category] = t
       t[q.answer] = (t[q.answer] or 0) + 1
-      most[cat] = math.max(most[cat] or 0, t[q.answer])
-      total[cat] = (total[cat] or 0) + 1
     end
   end
   local reps = {}
   for cat, t in pairs(counts) do
-    local closed = 2 * distinct[cat] <= total[cat]
+    local most, total, distinct = 0, 0, 0
+    for _, n in pairs(t) do most, total, distinct = math.max(most, n), total + n, distinct + 1 end
     reps[cat] = {}
     for a, n in pairs(t) do
-      reps[cat][a] = closed and math.min(cap, math.floor((most[cat] / n) ^ x + 0.5)) or 1
+      reps[cat][a] = 2 * distinct <= total and math.min(cap, math.floor((most / n) ^ x + 0.5)) or 1
     end
   end
   return reps

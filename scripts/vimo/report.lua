@@ -70,8 +70,10 @@ local function header_of(lead, runs)
   return h
 end
 
---- The name of the split a run's `holdout=k/n` scores as val (Dataset:holdout).
+--- The name of the split a run's `holdout=k/n` scores as val
+-- (Dataset:holdout); nil when the option is off (nil or '').
 function M.holdout_label(spec)
+  if spec == nil or spec == "" then return nil end
   return ("held-out fold %s of the train split"):format(spec)
 end
 

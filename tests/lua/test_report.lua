@@ -98,6 +98,8 @@ check.ok(tvt:find("val split", 1, true) and tvt:find("style%s+4%s+25%.0%s+%-%s+2
 check.ok(not tvt:find("speed%s+5%s+40%.0"), "text: val speed row left to results.md")
 check.ok(report.markdown(tv):find("| speed | 5 | 40.0 | - | 60.0 |", 1, true), "markdown: every val row")
 -- a cross-validation run's val split is a held-out fold, and the headings say so
+check.eq(report.holdout_label(""), nil, "no label when holdout is off ('')")
+check.eq(report.holdout_label(nil), nil, "no label when holdout is off (nil)")
 tv.val_label = report.holdout_label("2/4")
 check.ok(report.text(tv):find("on the held-out fold 2/4 of the train split (choose", 1, true) and
          not report.text(tv):find("val split", 1, true), "text: the held-out fold named, not the val split")
