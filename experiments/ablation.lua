@@ -10,11 +10,13 @@ side by side per QA category with the majority-answer baseline.
   vimo run experiments/ablation.lua seeds=0,1,2       # each experiment per seed; means in the table
 
 It builds the dataset once, then runs experiments/{motion_only,video_only,
-joint}.lua as child processes (`parallel` at a time, default all three, one
-kernel thread each: small models use cores best as separate processes, and
-three processes let the two short runs share a core while joint, the longest,
-keeps most of the other), each logging to
-results/<run>/runs/<name>.log, and shows their progress. Then it writes
+joint}.lua as child processes (`parallel` at a time, default three, one
+kernel thread each: small models use cores best as separate processes), each
+logging to results/<run>/runs/<name>.log, and shows their progress. Stage 0
+of motion is the same in motion_only and joint (same seed, options and
+encoder position), so it runs once, as the child stage0_motion, and both
+take it with contrast_from when it is done (bit-identical to training it in
+each; tests/experiments/test_main_job.lua). Then it writes
 results/<run>/results.json, results.md and the plots (loss.png,
 accuracy.png). Every other key=value goes to the three experiments.
 ]]
@@ -25,8 +27,8 @@ local data = require "vimo.data"
 
 local OWN = {run = "ablation", results_dir = "results", parallel = 3, experiments = "joint,motion_only,video_only",
              report_only = false, seeds = ""}
--- Relative cost, to balance the lanes (video and joint decode frames too).
-local COST = {motion_only = 1, video_only = 2, joint = 3}
+-- Relative cost of a child (the longest ready one starts first).
+local COST = {motion_only = 2, video_only = 1.5, joint = 3}
 
 local args = vimo.args
 local opt = {}
@@ -79,24 +81,6 @@ local function build_dataset()
   return counts
 end
 
---- Splits the jobs ({exp =, run =, seed =}) into `parallel` lanes of balanced cost.
-local function plan_lanes(jobs)
-  table.sort(jobs, function(a, b)
-    local ca, cb = COST[a.exp] or 1, COST[b.exp] or 1
-    if ca ~= cb then return ca > cb end
-    return a.run < b.run
-  end)
-  local lanes, load = {}, {}
-  for i = 1, math.max(1, opt.parallel) do lanes[i], load[i] = {}, 0 end
-  for _, j in ipairs(jobs) do
-    local best = 1
-    for i = 2, #lanes do if load[i] < load[best] then best = i end end
-    table.insert(lanes[best], j)
-    load[best] = load[best] + (COST[j.exp] or 1)
-  end
-  return lanes
-end
-
 local function last_line(path)
   local f = io.open(path, "rb")
   if not f then return "(waiting)" end
@@ -109,53 +93,110 @@ local function last_line(path)
   return line
 end
 
-local function exists(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
+--- The child runs: {run =, exp =, seed =, args =, after = run or nil}. Per
+-- seed, when motion_only and joint are both wanted, stage 0 of motion (the
+-- same in both: the same seed, options and encoder position) runs once as
+-- its own child (stage0_motion) and both take it with contrast_from, so
+-- they start when it has finished.
+local function plan_jobs()
+  local want = {}
+  for n in opt.experiments:gmatch("[^,%s]+") do want[#want + 1] = n end
+  local set = {}
+  for _, n in ipairs(want) do set[n] = true end
+  local share = set.motion_only and set.joint and args.contrast_from == nil
+  local jobs = {}
+  local per_seed = #seeds > 1 and seeds or {seeds[1] or false}
+  for _, sd in ipairs(per_seed) do
+    local suffix = #seeds > 1 and ("_s%d"):format(sd) or ""
+    local stage0
+    if share then
+      stage0 = "stage0_motion" .. suffix
+      jobs[#jobs + 1] = {run = stage0, exp = "motion_only", seed = sd or nil, args = "stages=data,pretrain,contrast"}
+    end
+    for _, n in ipairs(want) do
+      local uses = stage0 and (n == "motion_only" or n == "joint")
+      jobs[#jobs + 1] = {run = n .. suffix, exp = n, seed = sd or nil, after = uses and stage0 or nil,
+                         args = uses and ("contrast_from=" .. q(runs_dir .. "/" .. stage0)) or ""}
+    end
+  end
+  return jobs
 end
 
---- Starts every lane in the background and shows the children's progress
--- until all lanes are done; raises if an experiment failed.
+--- Runs the children in the background, at most `parallel` at once and
+-- the costliest ready one first, each after the run it needs; shows their
+-- progress until all are done; raises naming the runs that failed.
 local function run_children()
-  local jobs, names = {}, {}
-  for n in opt.experiments:gmatch("[^,%s]+") do
-    for _, r in ipairs(runs_of(n)) do
-      jobs[#jobs + 1] = {exp = n, run = r.run, seed = r.seed}
-      names[#names + 1] = r.run
-    end
-  end
-  local lanes = plan_lanes(jobs)
+  local jobs = plan_jobs()
   local exe = vimo.executable or "vimo"
   local extra = #pass > 0 and (" " .. table.concat(pass, " ")) or ""
-  os.remove(runs_dir .. "/failed")
-  for i, lane in ipairs(lanes) do
-    local cmds = {}
-    for _, j in ipairs(lane) do
-      local script = vimo.source_dir .. "/experiments/" .. j.exp .. ".lua"
-      local sd = j.seed and (" seed=" .. j.seed) or ""
-      cmds[#cmds + 1] = ("%s run %s run=%s results_dir=%s threads=1%s%s > %s 2>&1 || echo %s >> %s"):format(
-        q(exe), q(script), j.run, q(runs_dir), extra, sd, q(runs_dir .. "/" .. j.run .. ".log"), j.run,
-        q(runs_dir .. "/failed"))
-    end
-    local done = ("%s/lane%d.done"):format(runs_dir, i)
-    os.remove(done)
-    if #cmds == 0 then cmds[1] = "true" end
-    os.execute(("( %s ; touch %s ) &"):format(table.concat(cmds, " ; "), q(done)))
+  local by_run, state = {}, {} -- state[run]: nil (waiting), "running", 0 (done) or an exit status
+  for _, j in ipairs(jobs) do
+    by_run[j.run] = j
+    os.remove(("%s/%s.rc"):format(runs_dir, j.run))
   end
-  local function all_done()
-    for i = 1, #lanes do
-      if not exists(("%s/lane%d.done"):format(runs_dir, i)) then return false end
+  local function start(j)
+    local script = vimo.source_dir .. "/experiments/" .. j.exp .. ".lua"
+    local sd = j.seed and (" seed=" .. j.seed) or ""
+    local rc = ("%s/%s.rc"):format(runs_dir, j.run)
+    local cmd = ("%s run %s run=%s results_dir=%s threads=1%s%s %s"):format(q(exe), q(script), j.run, q(runs_dir),
+      extra, sd, j.args)
+    os.execute(("( %s > %s 2>&1; echo $? > %s.tmp && mv %s.tmp %s ) &"):format(cmd,
+      q(runs_dir .. "/" .. j.run .. ".log"), q(rc), q(rc), q(rc)))
+    state[j.run] = "running"
+  end
+  local function poll()
+    local running, pending = 0, 0
+    for _, j in ipairs(jobs) do
+      if state[j.run] == "running" then
+        local f = io.open(("%s/%s.rc"):format(runs_dir, j.run))
+        if f then
+          state[j.run] = math.tointeger(tonumber(f:read("l"))) or -1
+          f:close()
+        else
+          running = running + 1
+        end
+      end
     end
-    return true
+    local ready = {}
+    for _, j in ipairs(jobs) do
+      if state[j.run] == nil then
+        local dep = j.after and state[j.after]
+        if j.after and type(dep) == "number" and dep ~= 0 then
+          state[j.run] = "skipped"
+        elseif not j.after or dep == 0 then
+          ready[#ready + 1] = j
+        else
+          pending = pending + 1
+        end
+      end
+    end
+    table.sort(ready, function(a, b)
+      local ca, cb = COST[a.exp] or 1, COST[b.exp] or 1
+      if ca ~= cb then return ca > cb end
+      return a.run < b.run
+    end)
+    for _, j in ipairs(ready) do
+      if running < math.max(1, opt.parallel) then
+        start(j)
+        running = running + 1
+      else
+        pending = pending + 1
+      end
+    end
+    return running + pending > 0
   end
   local tty = vimo.isatty(2)
   local shown, last_print = 0, 0
-  while not all_done() do
+  while poll() do
     os.execute("sleep 1")
     local lines = {}
-    for _, n in ipairs(names) do
-      lines[#lines + 1] = ("  %-12s %s"):format(n, last_line(runs_dir .. "/" .. n .. ".log"))
+    for _, j in ipairs(jobs) do
+      local st = state[j.run]
+      local line = st == "running" and last_line(runs_dir .. "/" .. j.run .. ".log")
+        or st == nil and ("(waiting for %s)"):format(j.after or "a free lane")
+        or st == 0 and "(done)" or st == "skipped" and ("(skipped: %s failed)"):format(j.after)
+        or ("(failed, exit status %s)"):format(tostring(st))
+      lines[#lines + 1] = ("  %-13s %s"):format(j.run, line)
     end
     if tty then
       if shown > 0 then io.stderr:write(("\27[%dA"):format(shown)) end
@@ -166,11 +207,12 @@ local function run_children()
       last_print = vimo.now()
     end
   end
-  local failed = io.open(runs_dir .. "/failed")
-  if failed then
-    local what = failed:read("a"):gsub("\n", " ")
-    failed:close()
-    error(("ablation: experiment(s) failed: %s(see %s/*.log)"):format(what, runs_dir), 0)
+  local failed = {}
+  for _, j in ipairs(jobs) do
+    if state[j.run] ~= 0 then failed[#failed + 1] = ("%s (%s)"):format(j.run, tostring(state[j.run])) end
+  end
+  if #failed > 0 then
+    error(("ablation: experiment(s) failed: %s (see %s/*.log)"):format(table.concat(failed, ", "), runs_dir), 0)
   end
 end
 

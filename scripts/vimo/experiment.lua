@@ -15,7 +15,10 @@ Stages (MotionLLM sec. 3.2, two-stage training; ViMoNet's joint recipe):
   contrast  stage 0 (contrast_epochs > 0): the encoders against their clips'
             captions with CLIP's InfoNCE (vimo.contrastive), standing in for
             the pretrained encoders MotionLLM starts from; encoders listed
-            in frozen_encoders stay frozen afterwards
+            in frozen_encoders stay frozen afterwards (and their tokens are
+            cached where a clip's window is fixed). contrast_from=DIR takes
+            a modality's stage 0 from another run with the same stage-0
+            options instead (M.stage0_from), as the ablation does for motion
   align     captions only; LLM frozen; encoders + projectors trained
   instruct  QA + captions; LoRA on the LLM + projectors (+ encoders at
             enc_lr_scale); a small validation QA each epoch
@@ -78,6 +81,9 @@ M.options = {
   {name = "contrast_mirror", default = 0.5, help = "stage 0: probability that a motion training clip is replaced "
      .. "by its left/right mirror, text swapped too (HumanML3D's augmentation; vimo.augment; 0 = off)",
    validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
+  {name = "contrast_from", default = "", help = "stage 0: a run folder whose finished stage 0 this run takes "
+     .. "instead of training its own, for each modality that run trained (same seed and stage-0 options, "
+     .. "checked); the ablation shares motion's between motion_only and joint ('' = train here)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 7, help = "stage 2 epochs (QA + captions)"},
@@ -370,6 +376,76 @@ function M.evaluate(model, ds, clips, q_limit)
   return r, preds
 end
 
+-- Options that cannot change what stage 0 of a modality learns: later
+-- stages, evaluation, bookkeeping, and the other modality's settings. Every
+-- other option must match for contrast_from to take a run's stage 0.
+local STAGE0_FREE = {}
+for _, k in ipairs({"run", "results_dir", "stages", "help", "modalities", "pairing", "video_ratio", "paired_ratio",
+                    "align_epochs", "align_lr", "instruct_epochs", "instruct_lr", "enc_lr_scale", "frozen_encoders",
+                    "captions_per_clip", "instruct_captions", "qa_balance", "qa_balance_cap", "loss_by_kind",
+                    "val_questions", "eval_limit", "eval_val", "eval_train", "threads", "ckpt_dir", "save_every",
+                    "resume", "stop_at", "log_every", "contrast_from", "projector", "lora_rank", "lora_alpha",
+                    "lora_dropout", "lora_targets", "proj_norm", "max_answer", "answer_end"}) do
+  STAGE0_FREE[k] = true
+end
+local STAGE0_FREE_BY = {
+  motion = {video_encoder = true, contrast_video_epochs = true, video_size = true, frames = true},
+  video = {motion_encoder = true, motion_frames = true, contrast_epochs = true, contrast_tempo = true,
+           contrast_scale = true, contrast_mirror = true, stats_token = true, pretrain_epochs = true},
+}
+
+local function read_json(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local ok, t = pcall(vimo.json_decode, f:read("a"))
+  f:close()
+  return ok and type(t) == "table" and t or nil
+end
+
+--- Takes stage 0 of modality m (the k-th of this run's modalities) from
+-- the run folder src (contrast_from) into model: its encoder and attribute
+-- and statistics heads from src/contrast/<m>/last.ckpt. o is the stage-0
+-- trainer config this run would use; src's must equal it but for the
+-- options that cannot change stage 0 (STAGE0_FREE), and src must have
+-- seeded m as its k-th modality too (encoders are seeded by position), so
+-- the parameters are those this run would have trained, bit for bit.
+-- Returns src's stage-0 results of m (losses for the plots) with from =
+-- src, or nil when src did not train m (this run trains it). Raises, naming
+-- src and what differs, when src's stage 0 of m cannot stand in for ours.
+function M.stage0_from(src, model, m, k, o)
+  local cfg = read_json(src .. "/config.json")
+  if not cfg then error(("experiment: contrast_from=%s: not a run folder (no readable config.json)"):format(src), 0) end
+  local pos
+  for i, w in ipairs(split_list(tostring(cfg.modalities or ""))) do if w == m then pos = i end end
+  if not pos then return nil end
+  local path = ("%s/contrast/%s/last.ckpt"):format(src, m)
+  local ck, err = vimo.load_checkpoint(path)
+  if not ck then error(("experiment: contrast_from: %s"):format(err), 0) end
+  local function fail(msg)
+    ck:close()
+    error(("experiment: contrast_from: %s: %s"):format(path, msg), 0)
+  end
+  if pos ~= k then
+    fail(("%s was that run's modality %d and is this run's %d (encoders are seeded by position)"):format(m, pos, k))
+  end
+  local free = setmetatable({}, {__index = function(_, key) return STAGE0_FREE[key] or STAGE0_FREE_BY[m][key] end})
+  local diff = trainer.config_diff(ck:config(), o, free)
+  if #diff > 0 then fail("its stage-0 options differ from this run's: " .. table.concat(diff, ", ")) end
+  local epoch = math.tointeger(tonumber(ck:meta()["trainer.epoch"]))
+  if epoch ~= o.epochs then
+    fail(("stage 0 of %s is not finished there (epoch %s of %d)"):format(m, tostring(epoch), o.epochs))
+  end
+  local params = nn.plugin_module(model.enc[m], m .. "_encoder").params
+  for _, p in ipairs(model:attribute_module(m).params) do params[#params + 1] = p end
+  local ok, rerr = pcall(ck.restore, ck, {params = params})
+  if not ok then fail(tostring(rerr)) end
+  ck:close()
+  local res = read_json(src .. "/results.json")
+  local out = res and res.contrast and res.contrast[m] or {}
+  out.from = src
+  return out
+end
+
 local function write_json(path, t)
   local f = assert(io.open(path, "wb"))
   f:write(vimo.json_encode(t, true), "\n")
@@ -449,6 +525,12 @@ function M.main(def, overrides)
     {name = "pretrain", run = function(env)
       local opt = env.opt
       if opt.pretrain_epochs <= 0 or not state.model.enc.motion then return {skipped = true} end
+      if opt.contrast_from ~= "" then -- stage 0 of motion may come whole from there (contrast stage)
+        local cfg = read_json(opt.contrast_from .. "/config.json")
+        for _, w in ipairs(split_list(tostring(cfg and cfg.modalities or ""))) do
+          if w == "motion" then return {skipped = true, reason = "stage 0 from " .. opt.contrast_from} end
+        end
+      end
       local enc = state.model.enc.motion
       if not enc:has("pretrain_loss") then return {skipped = true, reason = "encoder has no pretrain_loss"} end
       local params = nn.plugin_module(enc, "motion_encoder").params
@@ -495,7 +577,13 @@ function M.main(def, overrides)
             M.check_stats_token(opt.stats_token, state.train) -- before any checkpoint folder is made
           end
         end
-        if epochs <= 0 then
+        local o = stage_opt(env, epochs, opt.contrast_lr)
+        o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
+        local reused = epochs > 0 and opt.contrast_from ~= "" and M.stage0_from(opt.contrast_from, model, m, k, o)
+        if reused then
+          env.note(("contrast: stage 0 of %s taken from %s"):format(m, opt.contrast_from))
+          out[m] = reused
+        elseif epochs <= 0 then
           out[m] = {skipped = true}
         else
           -- The caption space has the encoder's width, as the attribute heads do.
@@ -510,8 +598,6 @@ function M.main(def, overrides)
             params[#params + 1] = p
           end
           for _, p in ipairs(head.params) do params[#params + 1] = p end
-          local o = stage_opt(env, epochs, opt.contrast_lr)
-          o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
           assert(vimo.mkdir(o.ckpt_dir))
           local view, match = restricted(model, m), {}
           if m == "motion" and (opt.contrast_tempo > 0 or opt.contrast_scale > 0) then

@@ -336,6 +336,48 @@ function Model:stats_embedding(ctx, moments)
   return nn.unit_rms(ctx, self.stats_head.forward(ctx, moments), self.device)
 end
 
+-- Tokens (N, E) and window moments (2F, or nil) of motion windows from a
+-- frozen encoder, computed once per clip and start frame where that window
+-- is the only one the clip can give in this mode: a clip no longer than the
+-- window (start 0, padded) or any clip at evaluation (centred). Random
+-- training windows of longer clips are encoded every time. The encoder runs
+-- without an rng (no dropout), as for cached video; it is per-window, so a
+-- window's tokens do not depend on the rest of its batch.
+function Model:cached_motion(ctx, clips, starts, train)
+  self.motion_cache = self.motion_cache or {}
+  local L, cache = self.opt.motion_frames, self.motion_cache
+  local keys, todo = {}, {}
+  for i, c in ipairs(clips) do
+    local fixed = c.motion:shape()[1] <= L or not train
+    keys[i] = fixed and (c.id .. "@" .. starts[i]) or false
+    if not (keys[i] and cache[keys[i]]) then todo[#todo + 1] = i end
+  end
+  local fresh = {}
+  if #todo > 0 then
+    local c = vimo.ctx()
+    c:grad(false)
+    local wins = {}
+    for j, i in ipairs(todo) do wins[j] = vimo.window(c, clips[i].motion, starts[i], L) end
+    local x = self:on_device(c, vimo.stack(c, wins))
+    local y = self.enc.motion:encode(c, x, #todo, nil)
+    local mom = self.stats_head and self:moments(c, x) or nil
+    local sh = y:shape()
+    for j, i in ipairs(todo) do
+      local e = {tokens = vimo.reshape(c, vimo.slice(c, y, 0, j - 1, j), {sh[2], sh[3]}):clone(),
+                 moments = mom and vimo.reshape(c, vimo.slice(c, mom, 0, j - 1, j), {mom:shape()[2]}):clone()}
+      if keys[i] then cache[keys[i]] = e end
+      fresh[i] = e
+    end
+    c:close()
+  end
+  local tok, mom = {}, {}
+  for i = 1, #clips do
+    local e = fresh[i] or cache[keys[i]]
+    tok[i], mom[i] = e.tokens, e.moments
+  end
+  return vimo.stack(ctx, tok), self.stats_head and vimo.stack(ctx, mom) or nil
+end
+
 -- Encoder tokens (B, N, E) of one modality, and for motion with
 -- stats_token the window moments (B, 2F) (Model:moments).
 function Model:encode_modality(ctx, m, clips, rng, train)
@@ -344,6 +386,11 @@ function Model:encode_modality(ctx, m, clips, rng, train)
     local v = {}
     for i, c in ipairs(clips) do v[i] = self:cached_video(c) end
     return vimo.stack(ctx, v)
+  end
+  if m == "motion" and self.frozen and self.frozen.motion and not (train and self.augment) then
+    local starts, L = {}, self.opt.motion_frames
+    for i, c in ipairs(clips) do starts[i] = window_start(c.motion:shape()[1], L, rng, train) end
+    return self:cached_motion(ctx, clips, starts, train)
   end
   local x
   if m == "motion" then

@@ -88,7 +88,8 @@ local function file_exists(path)
   return f ~= nil
 end
 
--- Flat string view of a config table, as the checkpoint stores it.
+--- Flat string view of a config table, as the checkpoint stores it:
+-- {["key"] = "value", ["group.key"] = ...}, floats with 17 digits.
 local function config_text(cfg, prefix, out)
   out = out or {}
   for k, v in pairs(cfg or {}) do
@@ -104,18 +105,27 @@ local function config_text(cfg, prefix, out)
   return out
 end
 
--- Notes config keys that differ from the checkpoint's, or that it lacks (an
--- option added since it was written, now at its default): a resume with
--- other settings is allowed, but not silently.
-local function compare_config(saved, cfg, note)
-  local now = config_text(cfg)
+M.config_text = config_text
+
+--- The keys of cfg (a config table) whose values differ from saved (a
+-- checkpoint's flat config, ckpt:config()) or that saved lacks, skipping
+-- the keys in the set free: a sorted list of "key: saved -> now".
+function M.config_diff(saved, cfg, free)
   local diff = {}
-  for k, v in pairs(now) do
-    if not RESUME_FREE[k] and saved[k] ~= v then
+  for k, v in pairs(config_text(cfg)) do
+    if not (free or {})[k] and saved[k] ~= v then
       diff[#diff + 1] = ("%s: %s -> %s"):format(k, saved[k] == nil and "(not in the checkpoint)" or saved[k], v)
     end
   end
   table.sort(diff)
+  return diff
+end
+
+-- Notes config keys that differ from the checkpoint's, or that it lacks (an
+-- option added since it was written, now at its default): a resume with
+-- other settings is allowed, but not silently.
+local function compare_config(saved, cfg, note)
+  local diff = M.config_diff(saved, cfg, RESUME_FREE)
   if #diff > 0 then note("resume: configuration differs from the checkpoint: " .. table.concat(diff, ", ")) end
 end
 

@@ -128,6 +128,47 @@ for _, f in ipairs({"results.json", "results.md"}) do
   check(h ~= nil, "ablation wrote " .. f)
   if h then h:close() end
 end
+-- 4b. stage 0 of motion ran once (runs/stage0_motion) and motion_only and joint took it with
+--     contrast_from: every later loss equals a run that trained its own stage 0 (motion_only:
+--     the uninterrupted run of part 1, same options; joint: a run of its own here)
+local function losses_equal(a, b, stage)
+  local la, lb = a[stage] and a[stage].losses or {}, b[stage] and b[stage].losses or {}
+  if #la == 0 or #la ~= #lb then return false end
+  for i = 1, #la do if la[i].loss ~= lb[i].loss or la[i].step ~= lb[i].step then return false end end
+  return true
+end
+local abl_runs = tmp .. "/abl/runs"
+local function abl(run_name)
+  local f = io.open(abl_runs .. "/" .. run_name .. "/results.json")
+  local r = f and vimo.json_decode(f:read("a")) or {}
+  if f then f:close() end
+  return r
+end
+local s0, amo, ajo = abl("stage0_motion"), abl("motion_only"), abl("joint")
+check(s0.contrast and s0.contrast.motion and (s0.contrast.motion.steps or 0) > 0 and s0.align == nil,
+      "the ablation ran stage 0 of motion alone (stage0_motion)")
+for name, r in pairs({motion_only = amo, joint = ajo}) do
+  local cm = r.contrast and r.contrast.motion or {}
+  check(cm.from == abl_runs .. "/stage0_motion", name .. " took stage 0 of motion from it: " .. tostring(cm.from))
+  check(losses_equal({c = cm}, {c = s0.contrast and s0.contrast.motion}, "c"), name .. " reports its stage-0 losses")
+end
+check(ajo.contrast and ajo.contrast.video and (ajo.contrast.video.steps or 0) > 0 and ajo.contrast.video.from == nil,
+      "joint trained stage 0 of video itself")
+check(losses_equal(amo, full, "align") and losses_equal(amo, full, "instruct"),
+      "motion_only's align and instruct losses equal the run that trained its own stage 0")
+check(run("joint", "run=joint_alone") == 0, "joint on its own exits 0")
+local alone = results("joint_alone")
+check(losses_equal(ajo, alone, "align") and losses_equal(ajo, alone, "instruct"),
+      "joint's align and instruct losses equal the run that trained its own stage 0")
+check(run("motion_only", "run=badfrom contrast_epochs=2 contrast_from=" .. tmp .. "/full") ~= 0,
+      "contrast_from refuses a stage 0 trained with other options")
+local bf = io.open(tmp .. "/" .. ("run=badfrom contrast_epochs=2 contrast_from=" .. tmp .. "/full"):gsub("[^%w]", "_")
+                   .. ".log")
+local bfmsg = bf and bf:read("a") or ""
+if bf then bf:close() end
+check(bfmsg:find("contrast_epochs: 1 -> 2", 1, true) and bfmsg:find("full/contrast/motion/last.ckpt", 1, true),
+      "and names the file and the option:\n" .. bfmsg)
+
 -- 5. seeds=0,1: one run per seed, and the table's figure is their mean
 cmd = ("'%s' run '%s/experiments/ablation.lua' results_dir='%s' run=abl_seeds experiments=motion_only seeds=0,1 %s "
        .. "> '%s/ablation_seeds.log' 2>&1"):format(exe, src, tmp, common, tmp)

@@ -179,6 +179,53 @@ check.ok(not stats_in(all) and not model.stats_head.weight:requires_grad(), "a f
 check.ok(stats_in(model:all_params()), "checkpoints carry it")
 ctx:close()
 model:close()
+
+-- Cache of a frozen motion encoder: the windows a clip always gives in a
+-- mode (a clip no longer than the window; any clip at evaluation) are
+-- encoded once; the tokens and moments equal a fresh forward bit for bit,
+-- mixed in a batch with windows encoded afresh.
+model = mllm.new(opt, {"motion"}, 7)
+model:groups("align", 1e-3, 1.0, {motion = true})
+local short = {id = "clip-d", motion = vimo.randn(r, {128, 263})}
+local batch = {long, clip, short}
+local function same(a, b, what)
+  local ta, tb = a:totable(), b:totable()
+  local function walk(x, y)
+    if type(x) ~= "table" then return x == y end
+    if type(y) ~= "table" or #x ~= #y then return false end
+    for i = 1, #x do if not walk(x[i], y[i]) then return false end end
+    return true
+  end
+  check.ok(walk(ta, tb), what)
+end
+local function fresh(train, seed) -- the encoder run on the batch, no cache
+  local frozen = model.frozen
+  model.frozen = {}
+  local t, m = model:encoder_tokens(ctx, batch, vimo.rng(seed), train, true)
+  model.frozen = frozen
+  return t.motion, m.motion
+end
+ctx = vimo.ctx()
+ctx:grad(false)
+for pass = 1, 2 do
+  for _, train in ipairs({true, false}) do
+    local want_t, want_m = fresh(train, 40 + pass)
+    local got_t, got_m = model:encoder_tokens(ctx, batch, vimo.rng(40 + pass), train, true)
+    local mode = ("pass %d, %s"):format(pass, train and "training" or "evaluation")
+    same(got_t.motion, want_t, mode .. ": cached motion tokens equal a fresh forward")
+    same(got_m.motion, want_m, mode .. ": and the window moments")
+  end
+end
+local keys = {}
+for k in pairs(model.motion_cache) do keys[#keys + 1] = k end
+table.sort(keys)
+check.eq(table.concat(keys, " "), "clip-a@0 clip-c@16 clip-d@0",
+         "cached: the short clips' one window and the long clip's centred one, not its random ones")
+local entry = model.motion_cache["clip-a@0"]
+model:encoder_tokens(ctx, {clip}, vimo.rng(1), true, true)
+check.ok(rawequal(model.motion_cache["clip-a@0"], entry), "a later epoch reuses the cached window")
+ctx:close()
+model:close()
 -- Joint: the statistics token is motion's alone; video-only has none.
 model = mllm.new(opt, {"motion", "video"}, 7)
 ctx = vimo.ctx()
