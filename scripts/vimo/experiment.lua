@@ -86,7 +86,7 @@ M.options = {
      .. "checked); the ablation shares motion's between motion_only and joint ('' = train here)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
-  {name = "instruct_epochs", default = 7, help = "stage 2 epochs (QA + captions)"},
+  {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
   {name = "instruct_lr", default = 2e-3, help = "stage 2 peak learning rate"},
   {name = "enc_lr_scale", default = 1.0, help = "stage 2 encoder learning rate / instruct_lr (0 = frozen)"},
   {name = "frozen_encoders", default = "video,motion", help = "modalities whose encoders stay frozen after stage 0 "
