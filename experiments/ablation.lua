@@ -193,7 +193,7 @@ local function run_children()
     for _, j in ipairs(jobs) do
       local st = state[j.run]
       local line = st == "running" and last_line(runs_dir .. "/" .. j.run .. ".log")
-        or st == nil and ("(waiting for %s)"):format(j.after or "a free lane")
+        or st == nil and ("(waiting for %s)"):format(j.after and state[j.after] ~= 0 and j.after or "a free lane")
         or st == 0 and "(done)" or st == "skipped" and ("(skipped: %s failed)"):format(j.after)
         or ("(failed, exit status %s)"):format(tostring(st))
       lines[#lines + 1] = ("  %-13s %s"):format(j.run, line)
