@@ -103,7 +103,7 @@ local function plan_jobs()
   for n in opt.experiments:gmatch("[^,%s]+") do want[#want + 1] = n end
   local set = {}
   for _, n in ipairs(want) do set[n] = true end
-  local share = set.motion_only and set.joint and args.contrast_from == nil
+  local share = set.motion_only and set.joint and args.contrast_from == nil and args.contrast_epochs ~= 0
   local jobs = {}
   local per_seed = #seeds > 1 and seeds or {seeds[1] or false}
   for _, sd in ipairs(per_seed) do
@@ -129,11 +129,8 @@ local function run_children()
   local jobs = plan_jobs()
   local exe = vimo.executable or "vimo"
   local extra = #pass > 0 and (" " .. table.concat(pass, " ")) or ""
-  local by_run, state = {}, {} -- state[run]: nil (waiting), "running", 0 (done) or an exit status
-  for _, j in ipairs(jobs) do
-    by_run[j.run] = j
-    os.remove(("%s/%s.rc"):format(runs_dir, j.run))
-  end
+  local state = {} -- state[run]: nil (waiting), "running", "skipped", 0 (done) or an exit status
+  for _, j in ipairs(jobs) do os.remove(("%s/%s.rc"):format(runs_dir, j.run)) end
   local function start(j)
     local script = vimo.source_dir .. "/experiments/" .. j.exp .. ".lua"
     local sd = j.seed and (" seed=" .. j.seed) or ""
@@ -161,7 +158,7 @@ local function run_children()
     for _, j in ipairs(jobs) do
       if state[j.run] == nil then
         local dep = j.after and state[j.after]
-        if j.after and type(dep) == "number" and dep ~= 0 then
+        if j.after and (dep == "skipped" or type(dep) == "number" and dep ~= 0) then
           state[j.run] = "skipped"
         elseif not j.after or dep == 0 then
           ready[#ready + 1] = j

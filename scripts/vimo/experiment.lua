@@ -90,7 +90,8 @@ M.options = {
   {name = "instruct_lr", default = 2e-3, help = "stage 2 peak learning rate"},
   {name = "enc_lr_scale", default = 1.0, help = "stage 2 encoder learning rate / instruct_lr (0 = frozen)"},
   {name = "frozen_encoders", default = "video,motion", help = "modalities whose encoders stay frozen after stage 0 "
-     .. "(comma-separated; frozen video tokens are computed once and cached)"},
+     .. "(comma-separated; a frozen encoder runs without dropout, and its tokens are cached where a clip's "
+     .. "window is fixed: every video, and motion clips no longer than motion_frames)"},
   {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch (align)"},
   {name = "instruct_captions", default = 1, help = "caption examples per training clip and epoch (instruct)"},
   {name = "qa_balance", default = 1.0, help = "instruct: QA examples repeated round((n_max / n_answer)^x) times "
@@ -402,47 +403,93 @@ local function read_json(path)
   return ok and type(t) == "table" and t or nil
 end
 
---- Takes stage 0 of modality m (the k-th of this run's modalities) from
--- the run folder src (contrast_from) into model: its encoder and attribute
--- and statistics heads from src/contrast/<m>/last.ckpt. o is the stage-0
--- trainer config this run would use; src's must equal it but for the
--- options that cannot change stage 0 (STAGE0_FREE), and src must have
--- seeded m as its k-th modality too (encoders are seeded by position), so
--- the parameters are those this run would have trained, bit for bit.
--- Returns src's stage-0 results of m (losses for the plots) with from =
--- src, or nil when src did not train m (this run trains it). Raises, naming
--- src and what differs, when src's stage 0 of m cannot stand in for ours.
-function M.stage0_from(src, model, m, k, o)
-  local cfg = read_json(src .. "/config.json")
-  if not cfg then error(("experiment: contrast_from=%s: not a run folder (no readable config.json)"):format(src), 0) end
-  local pos
-  for i, w in ipairs(split_list(tostring(cfg.modalities or ""))) do if w == m then pos = i end end
-  if not pos then return nil end
-  local path = ("%s/contrast/%s/last.ckpt"):format(src, m)
+-- The run folder that trained stage 0 of modality m for contrast_from=src:
+-- src, or the folder src itself took it from (its results.json names it),
+-- followed to the end; nil when that run has no modality m.
+local function stage0_source(src, m)
+  for _ = 1, 16 do
+    local cfg = read_json(src .. "/config.json")
+    if not cfg then error(("experiment: contrast_from=%s: not a run folder (no readable config.json)"):format(src), 0) end
+    local has = false
+    for _, w in ipairs(split_list(tostring(cfg.modalities or ""))) do has = has or w == m end
+    if not has then return nil end
+    local res = read_json(src .. "/results.json")
+    local from = res and res.contrast and res.contrast[m] and res.contrast[m].from
+    if not from then return src end
+    src = from
+  end
+  error(("experiment: contrast_from=%s: more than 16 runs took stage 0 of %s from one another"):format(src, m), 0)
+end
+
+-- Checks a checkpoint's saved config and epoch against this run's trainer
+-- config o for that stage (free: keys that may differ); raises via fail.
+local function check_stage_ckpt(ck, o, free, what, fail)
+  local diff = trainer.config_diff(ck:config(), o, free)
+  if #diff > 0 then fail(("its %s options differ from this run's: %s"):format(what, table.concat(diff, ", "))) end
+  local epoch = math.tointeger(tonumber(ck:meta()["trainer.epoch"]))
+  if epoch ~= o.epochs then
+    fail(("%s is not finished there (epoch %s of %d)"):format(what, tostring(epoch), o.epochs))
+  end
+end
+
+--- A stage's trainer config: the run's options with its epochs, peak
+-- learning rate and checkpoint folder.
+function M.stage_opt(opt, epochs, lr, ckpt_dir)
+  local o = {}
+  for k, v in pairs(opt) do o[k] = v end
+  o.epochs, o.lr, o.ckpt_dir = epochs, lr, ckpt_dir
+  return o
+end
+
+--- Takes stage 0 of modality m (the k-th of this run's modalities) for
+-- contrast_from = src into model: the encoder and the attribute and
+-- statistics heads from <run>/contrast/<m>/last.ckpt, where <run> is src or
+-- the run src took its stage 0 from. o is the stage-0 trainer config this
+-- run would use (opt: its options); <run>'s must equal it but for the
+-- options that cannot change stage 0 (STAGE0_FREE); with pretrain_epochs >
+-- 0, the motion autoencoder stage there must equal this run's too (its
+-- align_lr, batch_size and wd count); and <run> must have seeded m as its
+-- k-th modality (encoders are seeded by position). The parameters are then
+-- those this run would train, bit for bit. Returns <run>'s stage-0 results
+-- of m (losses for the plots) with from = <run>, or nil when src has no
+-- modality m (this run trains it). Raises, naming the file and what
+-- differs, when that stage 0 cannot stand in for this run's.
+function M.stage0_from(src, model, m, k, o, opt)
+  local run = stage0_source(src, m)
+  if not run then return nil end
+  local path = ("%s/contrast/%s/last.ckpt"):format(run, m)
   local ck, err = vimo.load_checkpoint(path)
   if not ck then error(("experiment: contrast_from: %s"):format(err), 0) end
   local function fail(msg)
     ck:close()
     error(("experiment: contrast_from: %s: %s"):format(path, msg), 0)
   end
+  local pos
+  for i, w in ipairs(split_list(ck:config().modalities or "")) do if w == m then pos = i end end
   if pos ~= k then
-    fail(("%s was that run's modality %d and is this run's %d (encoders are seeded by position)"):format(m, pos, k))
+    fail(("%s was that run's modality %s and is this run's %d (encoders are seeded by position)"):format(m,
+      tostring(pos), k))
   end
   local free = setmetatable({}, {__index = function(_, key) return STAGE0_FREE[key] or STAGE0_FREE_BY[m][key] end})
-  local diff = trainer.config_diff(ck:config(), o, free)
-  if #diff > 0 then fail("its stage-0 options differ from this run's: " .. table.concat(diff, ", ")) end
-  local epoch = math.tointeger(tonumber(ck:meta()["trainer.epoch"]))
-  if epoch ~= o.epochs then
-    fail(("stage 0 of %s is not finished there (epoch %s of %d)"):format(m, tostring(epoch), o.epochs))
+  check_stage_ckpt(ck, o, free, "stage-0", fail)
+  if m == "motion" and opt.pretrain_epochs > 0 then
+    local ppath = run .. "/pretrain/last.ckpt"
+    local pk, perr = vimo.load_checkpoint(ppath)
+    if not pk then fail("pretrain_epochs > 0 but that run has no finished pretrain stage: " .. perr) end
+    local po = M.stage_opt(opt, opt.pretrain_epochs, opt.align_lr, "")
+    local pfree = setmetatable({align_lr = false}, {__index = free})
+    local ok, msg = pcall(check_stage_ckpt, pk, po, pfree, "pretrain", function(why) error(why, 0) end)
+    pk:close()
+    if not ok then fail(ppath .. ": " .. msg) end
   end
   local params = nn.plugin_module(model.enc[m], m .. "_encoder").params
   for _, p in ipairs(model:attribute_module(m).params) do params[#params + 1] = p end
   local ok, rerr = pcall(ck.restore, ck, {params = params})
   if not ok then fail(tostring(rerr)) end
   ck:close()
-  local res = read_json(src .. "/results.json")
+  local res = read_json(run .. "/results.json")
   local out = res and res.contrast and res.contrast[m] or {}
-  out.from = src
+  out.from = run
   return out
 end
 
@@ -468,12 +515,7 @@ function M.main(def, overrides)
   end
   exp.defaults.modalities = table.concat(def.modalities, ",")
 
-  local function stage_opt(env, epochs, lr)
-    local o = {}
-    for k, v in pairs(env.opt) do o[k] = v end
-    o.epochs, o.lr, o.ckpt_dir = epochs, lr, env.stage_dir
-    return o
-  end
+  local function stage_opt(env, epochs, lr) return M.stage_opt(env.opt, epochs, lr, env.stage_dir) end
 
   local function train_stage(env, stage, epochs, lr)
     local opt, model = env.opt, state.model
@@ -525,11 +567,9 @@ function M.main(def, overrides)
     {name = "pretrain", run = function(env)
       local opt = env.opt
       if opt.pretrain_epochs <= 0 or not state.model.enc.motion then return {skipped = true} end
-      if opt.contrast_from ~= "" then -- stage 0 of motion may come whole from there (contrast stage)
-        local cfg = read_json(opt.contrast_from .. "/config.json")
-        for _, w in ipairs(split_list(tostring(cfg and cfg.modalities or ""))) do
-          if w == "motion" then return {skipped = true, reason = "stage 0 from " .. opt.contrast_from} end
-        end
+      -- The contrast stage takes motion's whole stage 0, this included, from there (and checks it).
+      if opt.contrast_from ~= "" and opt.contrast_epochs > 0 and stage0_source(opt.contrast_from, "motion") then
+        return {skipped = true, reason = "stage 0 from " .. opt.contrast_from}
       end
       local enc = state.model.enc.motion
       if not enc:has("pretrain_loss") then return {skipped = true, reason = "encoder has no pretrain_loss"} end
@@ -579,7 +619,7 @@ function M.main(def, overrides)
         end
         local o = stage_opt(env, epochs, opt.contrast_lr)
         o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
-        local reused = epochs > 0 and opt.contrast_from ~= "" and M.stage0_from(opt.contrast_from, model, m, k, o)
+        local reused = epochs > 0 and opt.contrast_from ~= "" and M.stage0_from(opt.contrast_from, model, m, k, o, opt)
         if reused then
           env.note(("contrast: stage 0 of %s taken from %s"):format(m, opt.contrast_from))
           out[m] = reused

@@ -110,7 +110,10 @@ end
 
 --- Builds the model for the given modalities ({"motion"}, {"video"} or both).
 function M.new(opt, modalities, seed)
-  local self = setmetatable({opt = opt, modalities = modalities, enc = {}, proj = {}, attr = {}}, Model)
+  -- The caches live on the model, so views of it (experiment.lua's
+  -- restricted) fill the same ones.
+  local self = setmetatable({opt = opt, modalities = modalities, enc = {}, proj = {}, attr = {}, video_cache = {},
+                             motion_cache = {}}, Model)
   local model = opt.llm_model ~= "" and opt.llm_model or repo_file("llm/llama/weights/stories260K.bin")
   local tokp = opt.llm_tokenizer ~= "" and opt.llm_tokenizer or repo_file("llm/llama/weights/tok512.bin")
   self.llm = vimo.plugin(opt.llm, {model = model, tokenizer = tokp})
@@ -289,7 +292,6 @@ end
 -- frames are fixed (no augmentation), so every later epoch reuses them
 -- (the encoder's forward and backward were most of a video step).
 function Model:cached_video(clip)
-  self.video_cache = self.video_cache or {}
   local t = self.video_cache[clip.id]
   if not t then
     local c = vimo.ctx()
@@ -340,11 +342,12 @@ end
 -- frozen encoder, computed once per clip and start frame where that window
 -- is the only one the clip can give in this mode: a clip no longer than the
 -- window (start 0, padded) or any clip at evaluation (centred). Random
--- training windows of longer clips are encoded every time. The encoder runs
--- without an rng (no dropout), as for cached video; it is per-window, so a
--- window's tokens do not depend on the rest of its batch.
+-- training windows of longer clips are encoded every time. A frozen
+-- encoder is a fixed feature extractor: it runs without an rng (no dropout,
+-- for an encoder that has any, e.g. motion_transformer), as for cached video,
+-- on every window. It is per-window, so a window's tokens do not depend on
+-- the rest of its batch.
 function Model:cached_motion(ctx, clips, starts, train)
-  self.motion_cache = self.motion_cache or {}
   local L, cache = self.opt.motion_frames, self.motion_cache
   local keys, todo = {}, {}
   for i, c in ipairs(clips) do

@@ -88,7 +88,7 @@ local function file_exists(path)
   return f ~= nil
 end
 
---- Flat string view of a config table, as the checkpoint stores it:
+-- Flat string view of a config table, as the checkpoint stores it:
 -- {["key"] = "value", ["group.key"] = ...}, floats with 17 digits.
 local function config_text(cfg, prefix, out)
   out = out or {}
@@ -104,8 +104,6 @@ local function config_text(cfg, prefix, out)
   end
   return out
 end
-
-M.config_text = config_text
 
 --- The keys of cfg (a config table) whose values differ from saved (a
 -- checkpoint's flat config, ckpt:config()) or that saved lacks, skipping

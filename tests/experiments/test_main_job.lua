@@ -160,6 +160,12 @@ check(run("joint", "run=joint_alone") == 0, "joint on its own exits 0")
 local alone = results("joint_alone")
 check(losses_equal(ajo, alone, "align") and losses_equal(ajo, alone, "instruct"),
       "joint's align and instruct losses equal the run that trained its own stage 0")
+-- a run that took its stage 0 from another can stand in for it: contrast_from follows the link
+check(run("motion_only", "run=chain contrast_from=" .. abl_runs .. "/motion_only") == 0,
+      "contrast_from a run that took its stage 0 from another exits 0")
+local chain = results("chain")
+check(chain.contrast and chain.contrast.motion and chain.contrast.motion.from == abl_runs .. "/stage0_motion"
+      and losses_equal(chain, full, "instruct"), "it takes the stage 0 that run took, with the same losses after")
 check(run("motion_only", "run=badfrom contrast_epochs=2 contrast_from=" .. tmp .. "/full") ~= 0,
       "contrast_from refuses a stage 0 trained with other options")
 local bf = io.open(tmp .. "/" .. ("run=badfrom contrast_epochs=2 contrast_from=" .. tmp .. "/full"):gsub("[^%w]", "_")
