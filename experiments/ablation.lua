@@ -105,17 +105,14 @@ local function plan_jobs()
   for _, n in ipairs(want) do set[n] = true end
   local share = set.motion_only and set.joint and args.contrast_from == nil and args.contrast_epochs ~= 0
   local jobs = {}
-  local per_seed = #seeds > 1 and seeds or {seeds[1] or false}
-  for _, sd in ipairs(per_seed) do
-    local suffix = #seeds > 1 and ("_s%d"):format(sd) or ""
-    local stage0
-    if share then
-      stage0 = "stage0_motion" .. suffix
-      jobs[#jobs + 1] = {run = stage0, exp = "motion_only", seed = sd or nil, args = "stages=data,pretrain,contrast"}
+  for i, s0 in ipairs(runs_of("stage0_motion")) do -- one per seed, named as the experiments' runs
+    local stage0 = share and s0.run or nil
+    if stage0 then
+      jobs[#jobs + 1] = {run = stage0, exp = "motion_only", seed = s0.seed, args = "stages=data,pretrain,contrast"}
     end
     for _, n in ipairs(want) do
-      local uses = stage0 and (n == "motion_only" or n == "joint")
-      jobs[#jobs + 1] = {run = n .. suffix, exp = n, seed = sd or nil, after = uses and stage0 or nil,
+      local r, uses = runs_of(n)[i], stage0 and (n == "motion_only" or n == "joint")
+      jobs[#jobs + 1] = {run = r.run, exp = n, seed = r.seed, after = uses and stage0 or nil,
                          args = uses and ("contrast_from=" .. q(runs_dir .. "/" .. stage0)) or ""}
     end
   end
