@@ -72,10 +72,14 @@ static int l_stack(lua_State *L)
     return 1;
 }
 
-/* vimo.window(ctx, t, start, len): rows start .. start+len-1 of t (T, ...)
- * as a contiguous context tensor (len, ...); rows outside [0, T) repeat the
- * first or last row (edge padding), so short clips pad and long ones crop.
- * start is 0-based. No gradient. */
+/* vimo.window(ctx, t, start, len [, pad]): rows start .. start+len-1 of t
+ * (T, ...) as a contiguous context tensor (len, ...), start 0-based, so long
+ * clips crop and short ones pad. Rows outside [0, T) are, by pad:
+ *   "edge" (default): the first or last row repeated;
+ *   "loop": row (start + r) mod T, the clip played again from its start (a
+ *           periodic extension: a short clip's window has the statistics of
+ *           the clip itself, not of its last frame held).
+ * No gradient. */
 static int l_window(lua_State *L)
 {
     vimo_ctx *ctx = lvt_check_ctx(L, 1);
@@ -83,7 +87,10 @@ static int l_window(lua_State *L)
     lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
     int nd = vimo_tensor_ndim(t);
     int64_t rows = vimo_tensor_dim(t, 0);
+    static const char *const pads[] = {"edge", "loop", NULL};
+    int loop = luaL_checkoption(L, 5, "edge", pads) == 1;
     if (len < 1 || len > (1 << 24)) return luaL_error(L, "window: len %d outside 1 .. 2^24", (int)len);
+    if (rows < 1) return luaL_error(L, "window: the source has no rows");
     int64_t shape[VIMO_MAX_DIMS];
     shape[0] = len;
     for (int d = 1; d < nd; d++) shape[d] = vimo_tensor_dim(t, d);
@@ -99,7 +106,10 @@ static int l_window(lua_State *L)
     float *dst = vimo_tensor_data(out);
     for (lua_Integer r = 0; r < len; r++) {
         int64_t s = start + r;
-        s = s < 0 ? 0 : (s >= rows ? rows - 1 : s);
+        if (loop)
+            s = ((s % rows) + rows) % rows;
+        else
+            s = s < 0 ? 0 : (s >= rows ? rows - 1 : s);
         memcpy(dst + r * per, src + s * per, (size_t)per * sizeof(float));
     }
     lvt_push_result(L, out, 1, NULL, 0);

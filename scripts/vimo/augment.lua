@@ -31,7 +31,7 @@ Both are affine per dim in raw units, f' = f * a, which in normalised units
 is x' = x * a + mean * (a - 1) / std.
 The window: the span of source frames an L-frame output covers, at a random
 start when the clip is longer, then padded to L as vimo.window pads (the
-last frame repeated).
+last frame held, or with pad = "loop" the stretched clip played again).
 ]]
 
 local vimo = require "vimo"
@@ -107,10 +107,12 @@ M.LENGTH_DIMS = {{1, 3}, {4, 66}, {193, 258}}
 local A = {}
 A.__index = A
 
---- o = {mean = tensor (263), std = tensor (263), tempo = 0.2, scale = 0.1}
--- (tempo 0 / scale 0: that change is off).
+--- o = {mean = tensor (263), std = tensor (263), tempo = 0.2, scale = 0.1,
+-- pad = "edge" | "loop"} (tempo 0 / scale 0: that change is off; pad: how a
+-- window past the clip's end fills, as vimo.window pads; default edge).
 function M.new(o)
-  return setmetatable({mean = o.mean:totable(), std = o.std:totable(), tempo = o.tempo or 0, scale = o.scale or 0}, A)
+  return setmetatable({mean = o.mean:totable(), std = o.std:totable(), tempo = o.tempo or 0, scale = o.scale or 0,
+                       pad = o.pad or "edge"}, A)
 end
 
 --- Per-dim factors a (raw units) for tempo r and size s.
@@ -146,7 +148,7 @@ function M.interp(n, span, r)
 end
 
 --- x (T, 263) normalised -> (L, 263): tempo r, size s, from source frame
--- `start` (0-based); past the clip's end the last frame repeats.
+-- `start` (0-based); past the clip's end it pads as vimo.window (self.pad).
 function A:apply(ctx, x, L, r, s, start)
   local T = x:shape()[1]
   local span = math.min(T - start, M.span(L, r))
@@ -160,7 +162,7 @@ function A:apply(ctx, x, L, r, s, start)
   local a, b = M.factors(r, s), {}
   for d = 1, M.DIM do b[d] = self.mean[d] * (a[d] - 1.0) / self.std[d] end
   y = vimo.add(ctx, vimo.mul(ctx, y, vimo.tensor(a)), vimo.tensor(b))
-  return vimo.window(ctx, y, 0, L)
+  return vimo.window(ctx, y, 0, L, self.pad)
 end
 
 --- A random L-frame training window of x (T, 263): random tempo and size,

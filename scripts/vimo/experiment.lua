@@ -391,7 +391,7 @@ for _, k in ipairs({"run", "results_dir", "stages", "help", "modalities", "pairi
 end
 local STAGE0_FREE_BY = {
   motion = {video_encoder = true, contrast_video_epochs = true, video_size = true, frames = true},
-  video = {motion_encoder = true, motion_frames = true, contrast_epochs = true, contrast_tempo = true,
+  video = {motion_encoder = true, motion_frames = true, motion_pad = true, contrast_epochs = true, contrast_tempo = true,
            contrast_scale = true, contrast_mirror = true, stats_token = true, pretrain_epochs = true},
 }
 
@@ -583,7 +583,7 @@ function M.main(def, overrides)
                    local wins = {}
                    for i, c in ipairs(batch) do
                      local T = c.motion:shape()[1]
-                     wins[i] = vimo.window(ctx, c.motion, T > L and rng:below(T - L + 1) or 0, L)
+                     wins[i] = vimo.window(ctx, c.motion, T > L and rng:below(T - L + 1) or 0, L, opt.motion_pad)
                    end
                    return enc:pretrain_loss(ctx, state.model:on_device(ctx, vimo.stack(ctx, wins)), #batch, rng),
                           #batch * L
@@ -642,7 +642,8 @@ function M.main(def, overrides)
           local view, match = restricted(model, m), {}
           if m == "motion" and (opt.contrast_tempo > 0 or opt.contrast_scale > 0) then
             model.augment = augment.new{mean = state.ds.mean, std = state.ds.std,
-                                        tempo = opt.contrast_tempo, scale = opt.contrast_scale}
+                                        tempo = opt.contrast_tempo, scale = opt.contrast_scale,
+                                        pad = opt.motion_pad}
           end
           local res = trainer.run{
             opt = o, label = def.name .. " contrast " .. m, config = o,

@@ -42,6 +42,9 @@ M.options = {
   {name = "projector", default = "projector.mlp2x_gelu", help = "projector plugin id (both modalities)"},
   {name = "enc_dim", default = 128, help = "encoder token width"},
   {name = "motion_frames", default = 128, help = "motion window in frames (20 fps): crops and pads"},
+  {name = "motion_pad", default = "edge", help = "how a clip shorter than motion_frames fills its window: edge "
+     .. "(its last frame held) or loop (the clip played again from its start; vimo.window)",
+   validator = function(v) return v == "edge" or v == "loop", "must be edge or loop" end},
   {name = "lora_rank", default = 16, help = "LoRA rank (MotionLLM: 64 on a 7B model)"},
   {name = "lora_alpha", default = 16.0, help = "LoRA alpha (scale alpha / rank)"},
   {name = "lora_dropout", default = 0.05, help = "dropout on the LoRA input"},
@@ -327,8 +330,9 @@ end
 -- Second-order statistics pooling (Snyder et al., "X-vectors", ICASSP 2018,
 -- pool mean and spread); the mean square rather than the standard deviation,
 -- as the ops have no square root and a linear map of either probes alike.
--- A clip shorter than L is padded with its last frame (vimo.window), which
--- weights its moments toward the final pose.
+-- A clip shorter than L fills its window by motion_pad (vimo.window): with
+-- "edge" its last frame is held, which weights the moments toward the final
+-- pose; with "loop" they are close to the clip's own.
 function Model:moments(ctx, x)
   return vimo.concat(ctx, {vimo.mean(ctx, x, 1), vimo.mean(ctx, vimo.mul(ctx, x, x), 1)}, 1)
 end
@@ -360,7 +364,7 @@ function Model:cached_motion(ctx, clips, starts, train)
     local c = vimo.ctx()
     c:grad(false)
     local wins = {}
-    for j, i in ipairs(todo) do wins[j] = vimo.window(c, clips[i].motion, starts[i], L) end
+    for j, i in ipairs(todo) do wins[j] = vimo.window(c, clips[i].motion, starts[i], L, self.opt.motion_pad) end
     local x = self:on_device(c, vimo.stack(c, wins))
     local y = self.enc.motion:encode(c, x, #todo, nil)
     local mom = self.stats_head and self:moments(c, x) or nil
@@ -402,7 +406,8 @@ function Model:encode_modality(ctx, m, clips, rng, train)
       if train and self.augment then -- stage 0 only (vimo.augment)
         wins[i] = self.augment:window(ctx, c.motion, L, rng)
       else
-        wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L)
+        wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L,
+                              self.opt.motion_pad)
       end
     end
     x = vimo.stack(ctx, wins)

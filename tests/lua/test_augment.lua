@@ -88,6 +88,14 @@ for i = 12, L - 1 do
   check.ok(same, "frame " .. i .. " past the clip repeats the last one")
 end
 
+-- pad = "loop": past the clip the 12 stretched frames play again from the first.
+local looped = augment.new{mean = vimo.tensor(mean), std = vimo.tensor(std), pad = "loop"}
+local yl = looped:apply(ctx, x, L, r, s, start):totable()
+check.all_near({table.unpack(yl, 1, 12)}, {table.unpack(y, 1, 12)}, 0, "loop: the same 12 stretched frames")
+for i = 12, L - 1 do
+  check.all_near(yl[i + 1], y[i - 12 + 1], 0, "loop: frame " .. i .. " past the clip is frame " .. (i - 12))
+end
+
 -- r = 1, s = 1 is vimo.window itself
 local id = aug:apply(ctx, x, 8, 1.0, 1.0, 5):totable()
 local ref = vimo.window(ctx, x, 5, 8):totable()

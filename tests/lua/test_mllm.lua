@@ -142,7 +142,7 @@ local mom = moments.motion:totable()
 check.eq(#mom, 2, "one row of moments per clip")
 check.eq(#mom[1], 2 * 263, "mean and mean square of every feature")
 local L = opt.motion_frames
-local function window_moments(c)
+local function window_moments(c, pad)
   local frames = c.motion:totable()
   local T = #frames
   local start = T > L and (T - L) // 2 or 0 -- evaluation windows are centred
@@ -150,7 +150,8 @@ local function window_moments(c)
   for d = 1, 263 do
     local s1, s2 = 0.0, 0.0
     for t = 1, L do
-      local v = frames[math.min(start + t, T)][d]
+      local row = pad == "loop" and (start + t - 1) % T + 1 or math.min(start + t, T)
+      local v = frames[row][d]
       s1, s2 = s1 + v, s2 + v * v
     end
     m[d], m[263 + d] = s1 / L, s2 / L
@@ -171,6 +172,19 @@ for i, want in ipairs(wants) do
   for o = 1, #z do worst = math.max(worst, math.abs(full[#full][o] - z[o])) end
   check.ok(worst < 1e-3, ("clip %d: statistics token = rms-normalised W moments + b (max error %g)"):format(i, worst))
 end
+-- motion_pad=loop: the 40-frame clip's window plays it again from its start
+-- (frames 1..40, 1..40, 1..40, 1..8), for a trained and a frozen (cached) encoder.
+model.opt.motion_pad = "loop"
+local loop_want = window_moments(clip, "loop")
+for _, frozen in ipairs({{}, {motion = true}}) do
+  model.frozen = frozen
+  local _, m = model:encoder_tokens(ctx, {long, clip}, nil, false, true)
+  local got, worst = m.motion:totable()[2], 0.0
+  for k = 1, #loop_want do worst = math.max(worst, math.abs(got[k] - loop_want[k])) end
+  check.ok(worst < 1e-4, ("motion_pad=loop, %s encoder: moments of the looped window (max error %g)")
+           :format(frozen.motion and "frozen" or "trained", worst))
+end
+model.frozen, model.opt.motion_pad = {}, "edge"
 local function stats_in(list) return has_prefix(names(list), "motion_stats.") end
 _, all = model:groups("align", 1e-3, 1.0, {})
 check.ok(stats_in(all), "a trained encoder trains the statistics head")
