@@ -19,6 +19,16 @@ take it with contrast_from when it is done (bit-identical to training it in
 each; tests/experiments/test_main_job.lua). Then it writes
 results/<run>/results.json, results.md and the plots (loss.png,
 accuracy.png). Every other key=value goes to the three experiments.
+
+experiments= lists what runs: names of experiments/<name>.lua, or paths to
+your own experiment files (a copy of experiments/joint.lua with your
+encoder, say), each run and reported under its file's base name:
+
+  vimo run experiments/ablation.lua experiments=motion_only,joint,~/my_joint.lua
+
+Stopping it (Ctrl-C, or a kill) stops the children within a second or so
+(each child's shell watches this process); every stage checkpoints each
+epoch, so resume=true continues them all.
 ]]
 
 local vimo = require "vimo"
@@ -33,9 +43,12 @@ local COST = {motion_only = 2, video_only = 1.5, joint = 3}
 local args = vimo.args
 local opt = {}
 for k, v in pairs(OWN) do opt[k] = args[k] == nil and v or args[k] end
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- key=value arguments passed on to every child, each quoted for the shell.
 local pass = {}
 for k, v in pairs(args) do
-  if OWN[k] == nil then pass[#pass + 1] = ("%s=%s"):format(k, tostring(v)) end
+  if OWN[k] == nil then pass[#pass + 1] = q(("%s=%s"):format(k, tostring(v))) end
 end
 table.sort(pass)
 
@@ -55,12 +68,53 @@ local function runs_of(name)
   return out
 end
 
+-- The experiments, in the order of the table: the three of the ablation
+-- first, then the others as given. Each is {name =, script =, builtin =}: a
+-- bare name is experiments/<name>.lua, anything with a "/" or ending in
+-- .lua is a file of the user's, named by its base name.
+local BUILTIN_ORDER = {motion_only = 1, video_only = 2, joint = 3}
+local function parse_experiments(list)
+  local out = {}
+  for item in tostring(list):gmatch("[^,]+") do -- commas only: a path may hold spaces
+    local w = item:match("^%s*(.-)%s*$")
+    local e = {pos = #out}
+    if w:find("/", 1, true) or w:match("%.lua$") then
+      e.script = w:gsub("^~/", (os.getenv("HOME") or "~") .. "/")
+      e.name = e.script:match("([^/]*)$"):gsub("%.lua$", "")
+    else
+      e.name, e.builtin, e.script = w, true, vimo.source_dir .. "/experiments/" .. w .. ".lua"
+    end
+    out[#out + 1] = e
+  end
+  table.sort(out, function(a, b)
+    local ra, rb = a.builtin and BUILTIN_ORDER[a.name] or 4, b.builtin and BUILTIN_ORDER[b.name] or 4
+    if ra ~= rb then return ra < rb end
+    return a.pos < b.pos
+  end)
+  return out
+end
+
+--- The experiments to run (parse_experiments), checked before any work.
+local function plan_experiments(list)
+  local out, seen = parse_experiments(list), {}
+  if #out == 0 then error("ablation: experiments: none given", 0) end
+  for _, e in ipairs(out) do
+    if e.name == "" then error("ablation: experiments: an empty entry", 0) end
+    if not e.name:match("^[%w_.-]+$") then
+      error(("ablation: experiments: '%s': a run name has only letters, digits and _ . -"):format(e.name), 0)
+    end
+    if e.name == "stage0_motion" then error("ablation: experiments: 'stage0_motion' is the ablation's own run", 0) end
+    if seen[e.name] then error(("ablation: experiments: two experiments are named '%s'"):format(e.name), 0) end
+    seen[e.name] = true
+    local f = io.open(e.script, "r")
+    if not f then error(("ablation: experiments: '%s': no file %s"):format(e.name, e.script), 0) end
+    f:close()
+  end
+  return out
+end
+
 local dir = opt.results_dir .. "/" .. opt.run
 local runs_dir = dir .. "/runs"
-assert(vimo.mkdir(dir))
-assert(vimo.mkdir(runs_dir))
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 --- The dataset, built once so that the children only read the cache.
 local function build_dataset()
@@ -98,44 +152,56 @@ end
 -- same in both: the same seed, options and encoder position) runs once as
 -- its own child (stage0_motion) and both take it with contrast_from, so
 -- they start when it has finished.
-local function plan_jobs()
-  local want = {}
-  for n in opt.experiments:gmatch("[^,%s]+") do want[#want + 1] = n end
+local function plan_jobs(exps)
   local set = {}
-  for _, n in ipairs(want) do set[n] = true end
-  local share = set.motion_only and set.joint and args.contrast_from == nil and args.contrast_epochs ~= 0
+  for _, e in ipairs(exps) do set[e.name] = e end
+  -- only the shipped two: a user's file of the same name may train another encoder
+  local share = set.motion_only and set.motion_only.builtin and set.joint and set.joint.builtin
+    and args.contrast_from == nil and args.contrast_epochs ~= 0
   local jobs = {}
   for i, s0 in ipairs(runs_of("stage0_motion")) do -- one per seed, named as the experiments' runs
     local stage0 = share and s0.run or nil
     if stage0 then
-      jobs[#jobs + 1] = {run = stage0, exp = "motion_only", seed = s0.seed, args = "stages=data,pretrain,contrast"}
+      jobs[#jobs + 1] = {run = stage0, exp = "motion_only", script = set.motion_only.script, seed = s0.seed,
+                         args = q("stages=data,pretrain,contrast")}
     end
-    for _, n in ipairs(want) do
-      local r, uses = runs_of(n)[i], stage0 and (n == "motion_only" or n == "joint")
-      jobs[#jobs + 1] = {run = r.run, exp = n, seed = r.seed, after = uses and stage0 or nil,
-                         args = uses and ("contrast_from=" .. q(runs_dir .. "/" .. stage0)) or ""}
+    for _, e in ipairs(exps) do
+      local r, uses = runs_of(e.name)[i], stage0 and (e.name == "motion_only" or e.name == "joint")
+      jobs[#jobs + 1] = {run = r.run, exp = e.name, script = e.script, seed = r.seed, after = uses and stage0 or nil,
+                         args = uses and q("contrast_from=" .. runs_dir .. "/" .. stage0) or ""}
     end
   end
   return jobs
 end
 
+-- Starts one child in the background: `vimo run <script> ...` logging to
+-- runs/<run>.log, its exit status then written to runs/<run>.rc (atomically).
+-- Its shell also starts a watcher that stops the child (SIGTERM) once this
+-- process is gone: a child started by a non-interactive shell ignores
+-- Ctrl-C, and without the watcher it would run on, and a resume=true
+-- started meanwhile would train the same run folder twice. $PPID of the
+-- os.execute shell is this process (POSIX: subshells keep it).
+local function spawn(cmd, log, rc)
+  os.execute(("( %s > %s 2>&1 & c=$!; "
+              .. "( while kill -0 $PPID 2>/dev/null; do sleep 1; done; kill -TERM $c 2>/dev/null ) & w=$!; "
+              .. "wait $c; s=$?; kill $w 2>/dev/null; echo $s > %s.tmp && mv %s.tmp %s ) &"):format(
+    cmd, q(log), q(rc), q(rc), q(rc)))
+end
+
 --- Runs the children in the background, at most `parallel` at once and
 -- the costliest ready one first, each after the run it needs; shows their
 -- progress until all are done; raises naming the runs that failed.
-local function run_children()
-  local jobs = plan_jobs()
+local function run_children(exps)
+  local jobs = plan_jobs(exps)
   local exe = vimo.executable or "vimo"
   local extra = #pass > 0 and (" " .. table.concat(pass, " ")) or ""
   local state = {} -- state[run]: nil (waiting), "running", "skipped", 0 (done) or an exit status
   for _, j in ipairs(jobs) do os.remove(("%s/%s.rc"):format(runs_dir, j.run)) end
   local function start(j)
-    local script = vimo.source_dir .. "/experiments/" .. j.exp .. ".lua"
     local sd = j.seed and (" seed=" .. j.seed) or ""
-    local rc = ("%s/%s.rc"):format(runs_dir, j.run)
-    local cmd = ("%s run %s run=%s results_dir=%s threads=1%s%s %s"):format(q(exe), q(script), j.run, q(runs_dir),
-      extra, sd, j.args)
-    os.execute(("( %s > %s 2>&1; echo $? > %s.tmp && mv %s.tmp %s ) &"):format(cmd,
-      q(runs_dir .. "/" .. j.run .. ".log"), q(rc), q(rc), q(rc)))
+    local cmd = ("%s run %s %s %s threads=1%s%s %s"):format(q(exe), q(j.script), q("run=" .. j.run),
+      q("results_dir=" .. runs_dir), extra, sd, j.args)
+    spawn(cmd, runs_dir .. "/" .. j.run .. ".log", ("%s/%s.rc"):format(runs_dir, j.run))
     state[j.run] = "running"
   end
   local function poll()
@@ -219,9 +285,10 @@ local function read_json(path)
 end
 
 --- Tables on stdout, results.json, results.md and the plots.
-local function write_report(counts, wall)
+local function write_report(exps, counts, wall)
   local runs, each = {}, {}
-  for _, n in ipairs({"motion_only", "video_only", "joint"}) do
+  for _, e in ipairs(exps) do
+    local n = e.name
     local per_seed = {}
     for _, r in ipairs(runs_of(n)) do
       local res = read_json(("%s/%s/results.json"):format(runs_dir, r.run))
@@ -236,7 +303,9 @@ local function write_report(counts, wall)
   if #seeds > 1 then t.note = ("mean over seeds %s"):format(table.concat(seeds, ", ")) end
   t.val_label = report.holdout_label(args.holdout)
   io.stdout:write("\n", report.text(t), ("\nwall time: %.0f s (GEMM kernels: %s)\n"):format(wall, vimo.gemm_arch()))
-  local summary = {wall_seconds = wall, splits = counts, table = t, runs = {}}
+  local names = {}
+  for _, e in ipairs(exps) do names[#names + 1] = e.name end
+  local summary = {wall_seconds = wall, splits = counts, table = t, runs = {}, experiments = names}
   for _, r in ipairs(each) do
     summary.runs[r.name] = {eval = r.results.eval, align = r.results.align and r.results.align.final_loss,
                             instruct = r.results.instruct and r.results.instruct.final_loss}
@@ -255,15 +324,23 @@ local function write_report(counts, wall)
   f:close()
   local plots, why = report.plots(dir, runs, t)
   io.stdout:write(("results: %s/results.json, %s/results.md%s\n"):format(dir, dir,
-    plots and (", " .. table.concat(plots, ", ")) or (" (no plots: " .. tostring(why) .. ")")))
+    plots and #plots > 0 and (", " .. table.concat(plots, ", "))
+      or (" (no plots: " .. tostring(why or "gnuplot failed") .. ")")))
 end
 
 if opt.report_only then
+  -- the experiments of the run being reported, unless given again
   local old = read_json(dir .. "/results.json") or {}
-  write_report(old.splits or {}, old.wall_seconds or 0)
+  local exps = opt.experiments
+  if args.experiments == nil and type(old.experiments) == "table" then exps = table.concat(old.experiments, ",") end
+  assert(vimo.mkdir(dir))
+  write_report(parse_experiments(exps), old.splits or {}, old.wall_seconds or 0)
 else
+  local exps = plan_experiments(opt.experiments) -- before any work: a bad list fails at once
+  assert(vimo.mkdir(dir))
+  assert(vimo.mkdir(runs_dir))
   local t0 = vimo.now()
   local counts = build_dataset()
-  run_children()
-  write_report(counts, vimo.now() - t0)
+  run_children(exps)
+  write_report(exps, counts, vimo.now() - t0)
 end

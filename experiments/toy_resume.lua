@@ -69,7 +69,7 @@ local function train(env)
     end,
   }
   local last = r.losses[#r.losses]
-  return {steps = r.step, final_loss = last and last.loss, resumed_from = r.resumed_from}
+  return {steps = r.step, final_loss = last and last.loss, resumed_from = r.resumed_from, losses = r.losses}
 end
 
 return runner.main({

@@ -547,7 +547,8 @@ function M.main(def, overrides)
     }
     local first, last = res.losses[1], res.losses[#res.losses]
     return {examples = #examples, steps = res.step, losses = res.losses,
-            first_loss = first and first.loss, final_loss = last and last.loss, evals = res.evals}
+            first_loss = first and first.loss, final_loss = last and last.loss, evals = res.evals,
+            resumed_from = res.resumed_from}
   end
 
   exp.stages = {
@@ -672,7 +673,7 @@ function M.main(def, overrides)
           model.augment = nil
           local last = res.losses[#res.losses]
           out[m] = {steps = res.step, final_loss = last and last.loss, losses = res.losses,
-                    final_match = match[#match]}
+                    final_match = match[#match], resumed_from = res.resumed_from}
         end
       end
       return out

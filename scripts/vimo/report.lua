@@ -315,6 +315,11 @@ end
 --- Writes loss.png (loss per step for each run's contrast, align and instruct stages)
 -- and accuracy.png (per-category accuracy bars with the baseline) into dir.
 -- Returns the list of files written, or nil and a reason.
+-- s as a gnuplot single-quoted string (a quote inside is doubled) and as a
+-- shell word: run folders and names may hold spaces and quotes.
+local function gp(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
+local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
 function M.plots(dir, runs, t)
   if not have_gnuplot() then return nil, "gnuplot not found" end
   local plots = {}
@@ -334,19 +339,19 @@ function M.plots(dir, runs, t)
         local lines = {}
         for _, p in ipairs(s.losses) do lines[#lines + 1] = ("%d %.6g"):format(p.step, p.loss) end
         write(path, table.concat(lines, "\n") .. "\n")
-        curves[#curves + 1] = ("'%s' using 1:2 with lines title '%s %s'"):format(path, r.name, stage)
+        curves[#curves + 1] = ("%s using 1:2 with lines title %s"):format(gp(path), gp(r.name .. " " .. stage))
       end
     end
   end
   if #curves > 0 then
     write(dir .. "/loss.gp", table.concat({
       "set terminal pngcairo size 900,500 noenhanced",
-      ("set output '%s/loss.png'"):format(dir),
+      "set output " .. gp(dir .. "/loss.png"),
       "set title 'loss per step (contrast: InfoNCE; align, instruct: answer cross-entropy)'",
       "set xlabel 'step'", "set ylabel 'cross-entropy'", "set key outside right", "set grid",
       "plot " .. table.concat(curves, ", \\\n     "),
     }, "\n") .. "\n")
-    if os.execute(("gnuplot '%s/loss.gp' 2>/dev/null"):format(dir)) then plots[#plots + 1] = dir .. "/loss.png" end
+    if os.execute(("gnuplot %s 2>/dev/null"):format(sh(dir .. "/loss.gp"))) then plots[#plots + 1] = dir .. "/loss.png" end
   end
   -- accuracy bars: categories x (runs + majority)
   local lines = {"# category " .. table.concat(t.header, " ", 3)}
@@ -358,18 +363,18 @@ function M.plots(dir, runs, t)
   write(dir .. "/accuracy.dat", table.concat(lines, "\n") .. "\n")
   local cols = {}
   for i = 3, #t.header do
-    cols[#cols + 1] = ("'%s/accuracy.dat' using %d:xtic(1) title '%s'"):format(dir, i - 1, t.header[i])
+    cols[#cols + 1] = ("%s using %d:xtic(1) title %s"):format(gp(dir .. "/accuracy.dat"), i - 1, gp(t.header[i]))
   end
   write(dir .. "/accuracy.gp", table.concat({
     "set terminal pngcairo size 900,500 noenhanced",
-    ("set output '%s/accuracy.png'"):format(dir),
+    "set output " .. gp(dir .. "/accuracy.png"),
     "set xtics rotate by -30",
     "set title 'QA accuracy per category (test split)'",
     "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
     "set yrange [0:100]", "set ylabel 'accuracy (%)'", "set grid ytics", "set key outside right",
     "plot " .. table.concat(cols, ", \\\n     "),
   }, "\n") .. "\n")
-  if os.execute(("gnuplot '%s/accuracy.gp' 2>/dev/null"):format(dir)) then plots[#plots + 1] = dir .. "/accuracy.png" end
+  if os.execute(("gnuplot %s 2>/dev/null"):format(sh(dir .. "/accuracy.gp"))) then plots[#plots + 1] = dir .. "/accuracy.png" end
   return plots
 end
 

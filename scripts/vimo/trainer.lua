@@ -27,6 +27,11 @@ resume are then bit-identical to an uninterrupted run's (tests/lua).
 stop_at = K ends the process right after global step K (exit status 3)
 without saving, as a kill would.
 
+The loss curve survives a resume too: each checkpoint is preceded by
+ckpt_dir/losses.msgpack (the losses and evaluations so far, written
+atomically), and a resume takes from it the steps up to the checkpoint's,
+so result.losses is the whole curve, as an uninterrupted run's.
+
 Not here: gradient accumulation, mixed precision, multi-process training.
 ]]
 
@@ -87,6 +92,34 @@ local function file_exists(path)
   if f then f:close() end
   return f ~= nil
 end
+
+-- The loss curve and evaluations so far, saved beside the checkpoint
+-- (MessagePack, atomic), so a resumed run reports the whole curve.
+local function save_history(path, result)
+  local steps, losses, evals = {}, {}, {}
+  for i, p in ipairs(result.losses) do steps[i], losses[i] = p.step, p.loss end
+  for epoch, m in pairs(result.evals) do evals[#evals + 1] = {epoch = epoch, metrics = m} end
+  local ok, err = vimo.media.msgpack_save(path, {steps = steps, losses = losses, evals = evals})
+  if not ok then error("trainer: " .. err) end
+end
+
+-- result.losses and result.evals back from save_history's file, up to
+-- step (the checkpoint's) and epoch; nothing when there is no file (a run
+-- folder from before it existed).
+local function load_history(path, result, step, epoch)
+  if not file_exists(path) then return end
+  local h, err = vimo.media.msgpack_load(path)
+  if type(h) ~= "table" or type(h.steps) ~= "table" or type(h.losses) ~= "table" then
+    error(("trainer: resume: %s: %s"):format(path, err or "not a loss history"), 0)
+  end
+  for i, st in ipairs(h.steps) do
+    if st <= step then result.losses[#result.losses + 1] = {step = st, loss = h.losses[i]} end
+  end
+  for _, e in ipairs(h.evals or {}) do
+    if e.epoch <= epoch then result.evals[e.epoch] = e.metrics end
+  end
+end
+
 
 -- Flat string view of a config table, as the checkpoint stores it:
 -- {["key"] = "value", ["group.key"] = ...}, floats with 17 digits.
@@ -154,6 +187,7 @@ function M.run(spec)
 
   local st = {step = 0, epoch = 0, pos = 0, data_state = data_rng:state()}
   local ckpt = opt.ckpt_dir ~= "" and (opt.ckpt_dir .. "/last.ckpt") or nil
+  local history = ckpt and (opt.ckpt_dir .. "/losses.msgpack")
   local result = {losses = {}, evals = {}}
 
   if opt.resume then
@@ -171,6 +205,7 @@ function M.run(spec)
       st.data_state = parse_state(meta["trainer.data_rng"])
       compare_config(ck:config(), spec.config or opt, note)
       ck:close()
+      load_history(history, result, st.step, st.epoch)
       result.resumed_from = st.step
       note(("resume: %s at step %d (epoch %d, batch %d)"):format(ckpt, st.step, st.epoch + 1, st.pos))
     end
@@ -182,6 +217,7 @@ function M.run(spec)
 
   local function save()
     if not ckpt then return end
+    save_history(history, result) -- first: a checkpoint never runs ahead of its curve
     local ok, err = vimo.save_checkpoint(ckpt, {
       params = params, optimizer = adamw, rng = rng, step = st.step,
       config = spec.config or opt,

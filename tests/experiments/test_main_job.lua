@@ -92,19 +92,29 @@ local steps = #full.instruct.losses
 check(steps >= 6, "enough instruct steps to interrupt (" .. steps .. ")")
 
 -- 2. killed after instruct step 5 (last checkpoint: step 4) (stop_at exits without saving, as a kill),
---    then resumed: the losses after the resume point equal the full run's.
+--    then resumed: the losses after the resume point equal the full run's, and results.json has the
+--    whole curve (the steps before the resume point come back from the checkpoint's loss history).
 check(run("motion_only", "run=killed stop_at=5") == 3, "stop_at ends the run with status 3")
 check(run("motion_only", "run=killed resume=true") == 0, "resume=true completes the run")
 local resumed = results("killed")
 local by_step = {}
 for _, p in ipairs(full.instruct.losses) do by_step[p.step] = p.loss end
 local same, n = true, 0
-for _, p in ipairs(resumed.instruct.losses) do
+for i, p in ipairs(resumed.instruct.losses) do
   n = n + 1
-  if by_step[p.step] ~= p.loss then same = false; print(("step %d: %.9g vs %.9g"):format(p.step, p.loss, by_step[p.step] or 0)) end
+  if p.step ~= i or by_step[p.step] ~= p.loss then
+    same = false
+    print(("entry %d, step %d: %.9g vs %.9g"):format(i, p.step, p.loss, by_step[p.step] or 0))
+  end
 end
-check(n > 0 and n < steps, "the resumed run continued mid-stage (" .. n .. " of " .. steps .. " steps)")
-check(same, "resumed losses are identical to the uninterrupted run's")
+local from = resumed.instruct.resumed_from
+check(from and from > 0 and from < steps, "the resumed run continued mid-stage (from step " .. tostring(from) .. ")")
+check(same and n == steps, ("resumed losses are identical to the uninterrupted run's, all %d steps (%d)"):format(steps, n))
+for _, stage in ipairs({"align"}) do -- finished before the kill: its curve is all in the history
+  check(#resumed[stage].losses == #full[stage].losses and resumed[stage].resumed_from,
+        stage .. ": the finished stage's curve is reported after the resume")
+end
+check(#resumed.contrast.motion.losses == #full.contrast.motion.losses, "contrast: so is stage 0's")
 
 -- 3. `vimo describe` answers about one clip with the trained run
 local out = tmp .. "/describe.txt"

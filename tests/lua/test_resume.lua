@@ -84,6 +84,25 @@ check.ok(c.err:find("at step 8 (epoch 2, batch 2)", 1, true), "resumed mid-epoch
 check.eq(c.first, 9, "mid-epoch resume continues at step 9")
 expect_same(c, a, 9, 24, "after resume (mid-epoch checkpoint)")
 
+-- The resumed run's results.json has the whole curve, steps 1..24, the ones
+-- before step 8 from the checkpoint's loss history (trainer: losses.msgpack).
+local function curve(run)
+  local f = assert(io.open(tmp .. "/" .. run .. "/results.json"))
+  local r = vimo.json_decode(f:read("a"))
+  f:close()
+  return r.train
+end
+local whole = curve("mid")
+check.eq(whole.resumed_from, 8, "results.json: resumed from step 8")
+check.eq(#whole.losses, 24, "results.json: every step's loss after a resume")
+for i, p in ipairs(whole.losses) do
+  check.eq(p.step, i, "results.json: step " .. i)
+  -- cJSON writes 15 significant digits where they read back within one
+  -- ulp, so results.json matches the printed losses to ~1e-15, not bitwise
+  local want = tonumber(a.losses[i]:match("^(%S+)"))
+  check.near(p.loss, want, 4e-16 * math.abs(want), "results.json: loss at step " .. i)
+end
+
 -- A resume that is asked for with a changed setting says so.
 c = toy_run("mid", "save_every=4 resume=true lr=0.01")
 check.ok(c.err:find("configuration differs from the checkpoint: lr", 1, true),

@@ -129,22 +129,22 @@ check.near(math.sqrt(sq / 4000), 2, 0.15, "randn std")
 -- vimo.window: rows start .. start+len-1 of (T, ...), hand-worked. Rows
 -- 0..2 hold 1, 2, 3 (two columns: r+1 and 10(r+1)).
 do
-  local ctx = vimo.ctx()
+  local wctx = vimo.ctx()
   local src = vimo.tensor{{1, 10}, {2, 20}, {3, 30}}
   local function col0(w) local o = {} for i, r in ipairs(w:totable()) do o[i] = r[1] end return o end
-  check.list_eq(col0(vimo.window(ctx, src, 0, 5)), {1, 2, 3, 3, 3}, "window: edge pads with the last row")
-  check.list_eq(col0(vimo.window(ctx, src, 0, 5, "edge")), {1, 2, 3, 3, 3}, "window: edge named")
-  check.list_eq(col0(vimo.window(ctx, src, -2, 4)), {1, 1, 1, 2}, "window: edge before the start")
-  check.list_eq(col0(vimo.window(ctx, src, 1, 2)), {2, 3}, "window: a crop inside the clip")
-  check.list_eq(col0(vimo.window(ctx, src, 0, 8, "loop")), {1, 2, 3, 1, 2, 3, 1, 2}, "window: loop plays the clip again")
-  check.list_eq(col0(vimo.window(ctx, src, 2, 4, "loop")), {3, 1, 2, 3}, "window: loop from a later start")
-  check.list_eq(col0(vimo.window(ctx, src, -2, 4, "loop")), {2, 3, 1, 2}, "window: loop before the start")
-  check.all_near(vimo.window(ctx, src, 1, 3, "loop"):totable(), {{2, 20}, {3, 30}, {1, 10}}, 0,
+  check.list_eq(col0(vimo.window(wctx, src, 0, 5)), {1, 2, 3, 3, 3}, "window: edge pads with the last row")
+  check.list_eq(col0(vimo.window(wctx, src, 0, 5, "edge")), {1, 2, 3, 3, 3}, "window: edge named")
+  check.list_eq(col0(vimo.window(wctx, src, -2, 4)), {1, 1, 1, 2}, "window: edge before the start")
+  check.list_eq(col0(vimo.window(wctx, src, 1, 2)), {2, 3}, "window: a crop inside the clip")
+  check.list_eq(col0(vimo.window(wctx, src, 0, 8, "loop")), {1, 2, 3, 1, 2, 3, 1, 2}, "window: loop plays the clip again")
+  check.list_eq(col0(vimo.window(wctx, src, 2, 4, "loop")), {3, 1, 2, 3}, "window: loop from a later start")
+  check.list_eq(col0(vimo.window(wctx, src, -2, 4, "loop")), {2, 3, 1, 2}, "window: loop before the start")
+  check.all_near(vimo.window(wctx, src, 1, 3, "loop"):totable(), {{2, 20}, {3, 30}, {1, 10}}, 0,
                  "window: loop copies whole rows")
-  check.list_eq(vimo.window(ctx, vimo.zeros({2, 3, 4}), 0, 5, "loop"):shape(), {5, 3, 4}, "window: (len, ...) shape")
-  check.raises("invalid option 'wrap'", vimo.window, ctx, src, 0, 4, "wrap")
-  check.raises("outside 1 .. 2^24", vimo.window, ctx, src, 0, 0, "loop")
-  ctx:close()
+  check.list_eq(vimo.window(wctx, vimo.zeros({2, 3, 4}), 0, 5, "loop"):shape(), {5, 3, 4}, "window: (len, ...) shape")
+  check.raises("invalid option 'wrap'", vimo.window, wctx, src, 0, 4, "wrap")
+  check.raises("outside 1 .. 2^24", vimo.window, wctx, src, 0, 0, "loop")
+  wctx:close()
 end
 
 -- JSON and small host helpers.
