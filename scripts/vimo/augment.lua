@@ -149,6 +149,7 @@ end
 
 --- x (T, 263) normalised -> (L, 263): tempo r, size s, from source frame
 -- `start` (0-based); past the clip's end it pads as vimo.window (self.pad).
+-- Second result: the n <= L output frames that are the clip's own.
 function A:apply(ctx, x, L, r, s, start)
   local T = x:shape()[1]
   local span = math.min(T - start, M.span(L, r))
@@ -162,11 +163,12 @@ function A:apply(ctx, x, L, r, s, start)
   local a, b = M.factors(r, s), {}
   for d = 1, M.DIM do b[d] = self.mean[d] * (a[d] - 1.0) / self.std[d] end
   y = vimo.add(ctx, vimo.mul(ctx, y, vimo.tensor(a)), vimo.tensor(b))
-  return vimo.window(ctx, y, 0, L, self.pad)
+  return vimo.window(ctx, y, 0, L, self.pad), n
 end
 
 --- A random L-frame training window of x (T, 263): random tempo and size,
--- random start where the stretched clip is longer than L.
+-- random start where the stretched clip is longer than L; and, as apply,
+-- its number of the clip's own frames.
 function A:window(ctx, x, L, rng)
   local r = self.tempo > 0 and math.exp((2 * rng:uniform() - 1) * math.log(1 + self.tempo)) or 1.0
   local s = self.scale > 0 and 1 + (2 * rng:uniform() - 1) * self.scale or 1.0

@@ -391,7 +391,7 @@ for _, k in ipairs({"run", "results_dir", "stages", "help", "modalities", "pairi
 end
 local STAGE0_FREE_BY = {
   motion = {video_encoder = true, contrast_video_epochs = true, video_size = true, frames = true},
-  video = {motion_encoder = true, motion_frames = true, motion_pad = true, contrast_epochs = true, contrast_tempo = true,
+  video = {motion_encoder = true, motion_frames = true, motion_pad = true, stats_frames = true, contrast_epochs = true, contrast_tempo = true,
            contrast_scale = true, contrast_mirror = true, stats_token = true, pretrain_epochs = true},
 }
 

@@ -62,6 +62,9 @@ M.options = {
   {name = "stats_token", default = "action", help = "motion: one more token, a linear map of the window's per-feature "
      .. "mean and mean square over time (statistics pooling, as x-vectors pool frames), trained in stage 0 "
      .. "against the captions ('caption') or one QA category's answers (e.g. 'action'); '' = off"},
+  {name = "stats_frames", default = "window", help = "stats_token: the frames the moments pool over: the whole "
+     .. "window (a short clip's padding included) or only the clip's own frames in it ('clip')",
+   validator = function(v) return v == "window" or v == "clip", "must be window or clip" end},
   {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},
   {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
   {name = "answer_end", default = "auto", help = "token that ends an answer: eos, bos, or auto (bos for "
@@ -333,9 +336,26 @@ end
 -- A clip shorter than L fills its window by motion_pad (vimo.window): with
 -- "edge" its last frame is held, which weights the moments toward the final
 -- pose; with "loop" they are close to the clip's own.
-function Model:moments(ctx, x)
-  return vimo.concat(ctx, {vimo.mean(ctx, x, 1), vimo.mean(ctx, vimo.mul(ctx, x, x), 1)}, 1)
+-- lens (B integers, optional): the clip's own frames at the start of each
+-- window; with stats_frames = "clip", row i pools over its first lens[i]
+-- frames only, so padding does not weigh in (x-vectors pool over the
+-- utterance's frames, not its padding).
+function Model:moments(ctx, x, lens)
+  if not (lens and self.opt.stats_frames == "clip") then
+    return vimo.concat(ctx, {vimo.mean(ctx, x, 1), vimo.mean(ctx, vimo.mul(ctx, x, x), 1)}, 1)
+  end
+  local sh = x:shape()
+  local L, F, rows = sh[2], sh[3], {}
+  for i = 1, sh[1] do
+    local n = math.max(1, math.min(lens[i], L))
+    local xi = vimo.slice(ctx, vimo.reshape(ctx, vimo.slice(ctx, x, 0, i - 1, i), {L, F}), 0, 0, n) -- (n, F)
+    rows[i] = vimo.concat(ctx, {vimo.mean(ctx, xi, 0), vimo.mean(ctx, vimo.mul(ctx, xi, xi), 0)}, 0)
+  end
+  return vimo.stack(ctx, rows)
 end
+
+-- Frames of a clip of T frames inside the L-frame window from start.
+local function own_frames(T, start, L) return math.min(L, T - start) end
 
 --- The statistics token (B, E) of moments (B, 2F): linear, unit RMS.
 function Model:stats_embedding(ctx, moments)
@@ -363,11 +383,14 @@ function Model:cached_motion(ctx, clips, starts, train)
   if #todo > 0 then
     local c = vimo.ctx()
     c:grad(false)
-    local wins = {}
-    for j, i in ipairs(todo) do wins[j] = vimo.window(c, clips[i].motion, starts[i], L, self.opt.motion_pad) end
+    local wins, lens = {}, {}
+    for j, i in ipairs(todo) do
+      wins[j] = vimo.window(c, clips[i].motion, starts[i], L, self.opt.motion_pad)
+      lens[j] = own_frames(clips[i].motion:shape()[1], starts[i], L)
+    end
     local x = self:on_device(c, vimo.stack(c, wins))
     local y = self.enc.motion:encode(c, x, #todo, nil)
-    local mom = self.stats_head and self:moments(c, x) or nil
+    local mom = self.stats_head and self:moments(c, x, lens) or nil
     local sh = y:shape()
     for j, i in ipairs(todo) do
       local e = {tokens = vimo.reshape(c, vimo.slice(c, y, 0, j - 1, j), {sh[2], sh[3]}):clone(),
@@ -399,15 +422,17 @@ function Model:encode_modality(ctx, m, clips, rng, train)
     for i, c in ipairs(clips) do starts[i] = window_start(c.motion:shape()[1], L, rng, train) end
     return self:cached_motion(ctx, clips, starts, train)
   end
-  local x
+  local x, lens
   if m == "motion" then
     local L, wins = self.opt.motion_frames, {}
+    lens = {}
     for i, c in ipairs(clips) do
       if train and self.augment then -- stage 0 only (vimo.augment)
-        wins[i] = self.augment:window(ctx, c.motion, L, rng)
+        wins[i], lens[i] = self.augment:window(ctx, c.motion, L, rng)
       else
-        wins[i] = vimo.window(ctx, c.motion, window_start(c.motion:shape()[1], L, rng, train), L,
-                              self.opt.motion_pad)
+        local T = c.motion:shape()[1]
+        local start = window_start(T, L, rng, train)
+        wins[i], lens[i] = vimo.window(ctx, c.motion, start, L, self.opt.motion_pad), own_frames(T, start, L)
       end
     end
     x = vimo.stack(ctx, wins)
@@ -417,7 +442,7 @@ function Model:encode_modality(ctx, m, clips, rng, train)
     x = vimo.cat_rows(ctx, v) -- (B F, 3, S, S): tensors stop at 4 dims
   end
   x = self:on_device(ctx, x)
-  local moments = m == "motion" and self.stats_head and self:moments(ctx, x) or nil
+  local moments = m == "motion" and self.stats_head and self:moments(ctx, x, lens) or nil
   return self.enc[m]:encode(ctx, x, B, rng), moments
 end
 

@@ -78,8 +78,11 @@ check.eq(augment.span(16, 1.0), 16, "span at r = 1: L frames")
 -- so frames i = 0..11 (22 + 16.5 = 38.5), then frame 11 repeated (the
 -- padding of vimo.window).
 local r, s, start, L = 1.5, 1.2, 22, 16
-local y = aug:apply(ctx, x, L, r, s, start):totable()
+local yt, own = aug:apply(ctx, x, L, r, s, start)
+local y = yt:totable()
 check.eq(#y, L, "L output frames")
+check.eq(own, 12, "12 of them are the clip's own (the rest is padding)")
+check.eq(select(2, aug:apply(ctx, x, 16, 1.1, 0.9, 3)), 16, "inside a long clip all 16 are")
 local worst = max_diff(y, 12, r, s, start)
 check.ok(worst < 1e-5, ("stretched features equal the closed form (max diff %.2g)"):format(worst))
 for i = 12, L - 1 do

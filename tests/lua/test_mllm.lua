@@ -185,6 +185,31 @@ for _, frozen in ipairs({{}, {motion = true}}) do
            :format(frozen.motion and "frozen" or "trained", worst))
 end
 model.frozen, model.opt.motion_pad = {}, "edge"
+-- stats_frames=clip: the moments pool over the clip's own frames only: the
+-- 40-frame clip's over its 40 (not the 88 padded ones), the long clip's over
+-- its whole centred window as before.
+local function own_moments(c)
+  local frames, m = c.motion:totable(), {}
+  for d = 1, 263 do
+    local s1, s2 = 0.0, 0.0
+    for t = 1, #frames do s1, s2 = s1 + frames[t][d], s2 + frames[t][d] ^ 2 end
+    m[d], m[263 + d] = s1 / #frames, s2 / #frames
+  end
+  return m
+end
+model.opt.stats_frames = "clip"
+local own_want = {window_moments(long), own_moments(clip)}
+for _, frozen in ipairs({{}, {motion = true}}) do
+  model.frozen, model.motion_cache = frozen, {}
+  local _, m = model:encoder_tokens(ctx, {long, clip}, nil, false, true)
+  for i, want in ipairs(own_want) do
+    local got, worst = m.motion:totable()[i], 0.0
+    for k = 1, #want do worst = math.max(worst, math.abs(got[k] - want[k])) end
+    check.ok(worst < 1e-4, ("stats_frames=clip, %s encoder, clip %d: moments of its own frames (max error %g)")
+             :format(frozen.motion and "frozen" or "trained", i, worst))
+  end
+end
+model.frozen, model.motion_cache, model.opt.stats_frames = {}, {}, "window"
 local function stats_in(list) return has_prefix(names(list), "motion_stats.") end
 _, all = model:groups("align", 1e-3, 1.0, {})
 check.ok(stats_in(all), "a trained encoder trains the statistics head")
