@@ -18,7 +18,7 @@ encoder position), so it runs once, as the child stage0_motion, and both
 take it with contrast_from when it is done (bit-identical to training it in
 each; tests/experiments/test_main_job.lua). Then it writes
 results/<run>/results.json, results.md and the plots (loss.png,
-accuracy.png). Every other key=value goes to the three experiments.
+accuracy.png). Every other key=value goes to every experiment.
 
 experiments= lists what runs: names of experiments/<name>.lua, or paths to
 your own experiment files (a copy of experiments/joint.lua with your
@@ -28,7 +28,9 @@ encoder, say), each run and reported under its file's base name:
 
 Stopping it (Ctrl-C, or a kill) stops the children within a second or so
 (each child's shell watches this process); every stage checkpoints each
-epoch, so resume=true continues them all.
+epoch, so resume=true continues them all. (Start the resume after the old
+children are gone: an exit status they write late is told apart by a token
+per launch, but two processes must not train one run folder.)
 ]]
 
 local vimo = require "vimo"
@@ -37,8 +39,10 @@ local data = require "vimo.data"
 
 local OWN = {run = "ablation", results_dir = "results", parallel = 3, experiments = "joint,motion_only,video_only",
              report_only = false, seeds = ""}
--- Relative cost of a child (the longest ready one starts first).
+-- Relative cost of a child (the longest ready one starts first); a user's
+-- experiment counts as the costliest, as it may well be a copy of joint.
 local COST = {motion_only = 2, video_only = 1.5, joint = 3}
+local COST_OTHER = 3
 
 local args = vimo.args
 local opt = {}
@@ -73,19 +77,20 @@ end
 -- bare name is experiments/<name>.lua, anything with a "/" or ending in
 -- .lua is a file of the user's, named by its base name.
 local BUILTIN_ORDER = {motion_only = 1, video_only = 2, joint = 3}
-local function parse_experiments(list)
+local function parse_experiments(list, keep_order)
   local out = {}
   for item in tostring(list):gmatch("[^,]+") do -- commas only: a path may hold spaces
     local w = item:match("^%s*(.-)%s*$")
     local e = {pos = #out}
     if w:find("/", 1, true) or w:match("%.lua$") then
-      e.script = w:gsub("^~/", (os.getenv("HOME") or "~") .. "/")
+      e.script = w:gsub("^~/", function() return (os.getenv("HOME") or "~") .. "/" end)
       e.name = e.script:match("([^/]*)$"):gsub("%.lua$", "")
     else
       e.name, e.builtin, e.script = w, true, vimo.source_dir .. "/experiments/" .. w .. ".lua"
     end
     out[#out + 1] = e
   end
+  if keep_order then return out end
   table.sort(out, function(a, b)
     local ra, rb = a.builtin and BUILTIN_ORDER[a.name] or 4, b.builtin and BUILTIN_ORDER[b.name] or 4
     if ra ~= rb then return ra < rb end
@@ -100,8 +105,9 @@ local function plan_experiments(list)
   if #out == 0 then error("ablation: experiments: none given", 0) end
   for _, e in ipairs(out) do
     if e.name == "" then error("ablation: experiments: an empty entry", 0) end
-    if not e.name:match("^[%w_.-]+$") then
-      error(("ablation: experiments: '%s': a run name has only letters, digits and _ . -"):format(e.name), 0)
+    if not e.name:match("^[%w_][%w_.-]*$") then
+      error(("ablation: experiments: '%s': a run name has only letters, digits and _ . - (no leading .)")
+        :format(e.name), 0)
     end
     if e.name == "stage0_motion" then error("ablation: experiments: 'stage0_motion' is the ablation's own run", 0) end
     if seen[e.name] then error(("ablation: experiments: two experiments are named '%s'"):format(e.name), 0) end
@@ -147,7 +153,7 @@ local function last_line(path)
   return line
 end
 
---- The child runs: {run =, exp =, seed =, args =, after = run or nil}. Per
+--- The child runs: {run =, exp =, script =, seed =, args =, after = run or nil}. Per
 -- seed, when motion_only and joint are both wanted, stage 0 of motion (the
 -- same in both: the same seed, options and encoder position) runs once as
 -- its own child (stage0_motion) and both take it with contrast_from, so
@@ -174,18 +180,31 @@ local function plan_jobs(exps)
   return jobs
 end
 
+-- os.execute, raising when the command was ended by SIGINT or SIGQUIT:
+-- system() ignores both in this process while it waits, so a Ctrl-C while
+-- the ablation sleeps between polls only ends the `sleep`.
+local function execute(cmd)
+  local ok, how, code = os.execute(cmd)
+  if how == "signal" and (code == 2 or code == 3) then error("ablation: interrupted", 0) end
+  return ok
+end
+
 -- Starts one child in the background: `vimo run <script> ...` logging to
--- runs/<run>.log, its exit status then written to runs/<run>.rc (atomically).
--- Its shell also starts a watcher that stops the child (SIGTERM) once this
--- process is gone: a child started by a non-interactive shell ignores
--- Ctrl-C, and without the watcher it would run on, and a resume=true
--- started meanwhile would train the same run folder twice. $PPID of the
--- os.execute shell is this process (POSIX: subshells keep it).
-local function spawn(cmd, log, rc)
-  os.execute(("( %s > %s 2>&1 & c=$!; "
-              .. "( while kill -0 $PPID 2>/dev/null; do sleep 1; done; kill -TERM $c 2>/dev/null ) & w=$!; "
-              .. "wait $c; s=$?; kill $w 2>/dev/null; echo $s > %s.tmp && mv %s.tmp %s ) &"):format(
-    cmd, q(log), q(rc), q(rc), q(rc)))
+-- runs/<run>.log, then "<exit status> <token>" written to runs/<run>.rc
+-- (atomically); the token tells this launch's file from one a child of an
+-- earlier, stopped ablation writes late. Its shell also starts a watcher
+-- that stops the child (SIGTERM) once this process is gone, or is a zombie
+-- nobody reaps: a child started by a non-interactive shell ignores Ctrl-C,
+-- and without the watcher it would run on, and a resume=true started
+-- meanwhile would train the same run folder twice. $PPID of the os.execute
+-- shell is this process (POSIX: subshells keep it); /proc/$PPID/stat gives
+-- its state where there is a /proc.
+local function spawn(cmd, log, rc, token)
+  execute(("( %s > %s 2>&1 & c=$!; "
+           .. "( while kill -0 $PPID 2>/dev/null; do st=; read -r _ _ st _ 2>/dev/null < /proc/$PPID/stat; "
+           .. "[ \"$st\" = Z ] && break; sleep 1; done; kill -TERM $c 2>/dev/null ) & w=$!; "
+           .. "wait $c; s=$?; kill $w 2>/dev/null; echo \"$s %s\" > %s.tmp && mv %s.tmp %s ) &"):format(
+    cmd, q(log), token, q(rc), q(rc), q(rc)))
 end
 
 --- Runs the children in the background, at most `parallel` at once and
@@ -197,11 +216,12 @@ local function run_children(exps)
   local extra = #pass > 0 and (" " .. table.concat(pass, " ")) or ""
   local state = {} -- state[run]: nil (waiting), "running", "skipped", 0 (done) or an exit status
   for _, j in ipairs(jobs) do os.remove(("%s/%s.rc"):format(runs_dir, j.run)) end
+  local token = ("%d%06d"):format(math.floor(vimo.now()), math.random(0, 999999))
   local function start(j)
     local sd = j.seed and (" seed=" .. j.seed) or ""
     local cmd = ("%s run %s %s %s threads=1%s%s %s"):format(q(exe), q(j.script), q("run=" .. j.run),
       q("results_dir=" .. runs_dir), extra, sd, j.args)
-    spawn(cmd, runs_dir .. "/" .. j.run .. ".log", ("%s/%s.rc"):format(runs_dir, j.run))
+    spawn(cmd, runs_dir .. "/" .. j.run .. ".log", ("%s/%s.rc"):format(runs_dir, j.run), token)
     state[j.run] = "running"
   end
   local function poll()
@@ -209,10 +229,12 @@ local function run_children(exps)
     for _, j in ipairs(jobs) do
       if state[j.run] == "running" then
         local f = io.open(("%s/%s.rc"):format(runs_dir, j.run))
-        if f then
-          state[j.run] = math.tointeger(tonumber(f:read("l"))) or -1
-          f:close()
-        else
+        local line = f and f:read("l") or ""
+        if f then f:close() end
+        local status, tok = line:match("^(%-?%d+) (%S+)$")
+        if tok == token then
+          state[j.run] = math.tointeger(tonumber(status))
+        else -- not written yet, or by a child of an earlier launch
           running = running + 1
         end
       end
@@ -231,7 +253,7 @@ local function run_children(exps)
       end
     end
     table.sort(ready, function(a, b)
-      local ca, cb = COST[a.exp] or 1, COST[b.exp] or 1
+      local ca, cb = COST[a.exp] or COST_OTHER, COST[b.exp] or COST_OTHER
       if ca ~= cb then return ca > cb end
       return a.run < b.run
     end)
@@ -248,7 +270,7 @@ local function run_children(exps)
   local tty = vimo.isatty(2)
   local shown, last_print = 0, 0
   while poll() do
-    os.execute("sleep 1")
+    execute("sleep 1")
     local lines = {}
     for _, j in ipairs(jobs) do
       local st = state[j.run]
@@ -331,10 +353,14 @@ end
 if opt.report_only then
   -- the experiments of the run being reported, unless given again
   local old = read_json(dir .. "/results.json") or {}
-  local exps = opt.experiments
-  if args.experiments == nil and type(old.experiments) == "table" then exps = table.concat(old.experiments, ",") end
+  local list
+  if args.experiments == nil and type(old.experiments) == "table" then -- names, in the table's order
+    list = parse_experiments(table.concat(old.experiments, ","), true)
+  else
+    list = parse_experiments(opt.experiments)
+  end
   assert(vimo.mkdir(dir))
-  write_report(parse_experiments(exps), old.splits or {}, old.wall_seconds or 0)
+  write_report(list, old.splits or {}, old.wall_seconds or 0)
 else
   local exps = plan_experiments(opt.experiments) -- before any work: a bad list fails at once
   assert(vimo.mkdir(dir))

@@ -7,7 +7,7 @@ tool; vimo only writes its data and script files).
   local t = report.table(runs)        -- runs: {{name =, results =}, ...}
   io.write(report.text(t))            -- the table for the terminal
   report.markdown(t)                  -- the same as Markdown
-  report.plots(dir, runs)             -- loss curves + per-category accuracy
+  report.plots(dir, runs, t)          -- loss curves + per-category accuracy
 
 t.split_label and t.val_label, when set, name the scored splits in the
 headings (a cross-validation run's val split is a held-out training fold:
@@ -312,14 +312,15 @@ local function have_gnuplot()
   return ok == true or ok == 0
 end
 
---- Writes loss.png (loss per step for each run's contrast, align and instruct stages)
--- and accuracy.png (per-category accuracy bars with the baseline) into dir.
--- Returns the list of files written, or nil and a reason.
 -- s as a gnuplot single-quoted string (a quote inside is doubled) and as a
 -- shell word: run folders and names may hold spaces and quotes.
 local function gp(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
 local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
+--- Writes loss.png (loss per step for each run's contrast, align and instruct stages)
+-- and accuracy.png (per-category accuracy bars of table t, with the baseline) into
+-- dir. Returns the list of plots gnuplot drew (empty if it failed on both), or nil
+-- and a reason when there is no gnuplot.
 function M.plots(dir, runs, t)
   if not have_gnuplot() then return nil, "gnuplot not found" end
   local plots = {}

@@ -30,7 +30,9 @@ without saving, as a kill would.
 The loss curve survives a resume too: each checkpoint is preceded by
 ckpt_dir/losses.msgpack (the losses and evaluations so far, written
 atomically), and a resume takes from it the steps up to the checkpoint's,
-so result.losses is the whole curve, as an uninterrupted run's.
+so result.losses is the whole curve, as an uninterrupted run's. (A run
+folder made before this file existed resumes without it: its curve then
+starts at the resume, in every later resume too.)
 
 Not here: gradient accumulation, mixed precision, multi-process training.
 ]]
@@ -95,22 +97,31 @@ end
 
 -- The loss curve and evaluations so far, saved beside the checkpoint
 -- (MessagePack, atomic), so a resumed run reports the whole curve.
-local function save_history(path, result)
+-- Evaluations MessagePack cannot hold (a tensor, a function) are left out,
+-- with a note: the curve still resumes.
+local function save_history(path, result, note)
   local steps, losses, evals = {}, {}, {}
   for i, p in ipairs(result.losses) do steps[i], losses[i] = p.step, p.loss end
   for epoch, m in pairs(result.evals) do evals[#evals + 1] = {epoch = epoch, metrics = m} end
-  local ok, err = vimo.media.msgpack_save(path, {steps = steps, losses = losses, evals = evals})
+  local packed, ok, err = pcall(vimo.media.msgpack_save, path, {steps = steps, losses = losses, evals = evals})
+  if not packed then
+    note("trainer: the evaluations cannot be saved with the loss curve (" .. tostring(ok) .. "); saving without")
+    ok, err = vimo.media.msgpack_save(path, {steps = steps, losses = losses, evals = {}})
+  end
   if not ok then error("trainer: " .. err) end
 end
 
 -- result.losses and result.evals back from save_history's file, up to
--- step (the checkpoint's) and epoch; nothing when there is no file (a run
--- folder from before it existed).
-local function load_history(path, result, step, epoch)
+-- step (the checkpoint's) and epoch. Without the file (a run folder from
+-- before it existed) or with a damaged one, the curve starts at the resume
+-- (noted); the checkpoint alone decides the training.
+local function load_history(path, result, step, epoch, note)
   if not file_exists(path) then return end
-  local h, err = vimo.media.msgpack_load(path)
-  if type(h) ~= "table" or type(h.steps) ~= "table" or type(h.losses) ~= "table" then
-    error(("trainer: resume: %s: %s"):format(path, err or "not a loss history"), 0)
+  local ok, h, err = pcall(vimo.media.msgpack_load, path)
+  if not ok or type(h) ~= "table" or type(h.steps) ~= "table" or type(h.losses) ~= "table" then
+    note(("resume: %s: %s; the reported loss curve starts here"):format(path,
+      tostring(not ok and h or err or "not a loss history")))
+    return
   end
   for i, st in ipairs(h.steps) do
     if st <= step then result.losses[#result.losses + 1] = {step = st, loss = h.losses[i]} end
@@ -205,7 +216,7 @@ function M.run(spec)
       st.data_state = parse_state(meta["trainer.data_rng"])
       compare_config(ck:config(), spec.config or opt, note)
       ck:close()
-      load_history(history, result, st.step, st.epoch)
+      load_history(history, result, st.step, st.epoch, note)
       result.resumed_from = st.step
       note(("resume: %s at step %d (epoch %d, batch %d)"):format(ckpt, st.step, st.epoch + 1, st.pos))
     end
@@ -217,7 +228,7 @@ function M.run(spec)
 
   local function save()
     if not ckpt then return end
-    save_history(history, result) -- first: a checkpoint never runs ahead of its curve
+    save_history(history, result, note) -- first: a checkpoint never runs ahead of its curve
     local ok, err = vimo.save_checkpoint(ckpt, {
       params = params, optimizer = adamw, rng = rng, step = st.step,
       config = spec.config or opt,

@@ -1,7 +1,8 @@
 -- tests/experiments/test_ablation_driver.lua - experiments/ablation.lua as a
 -- researcher drives it, on a data subset: a copied experiment file of their
--- own is run and reported beside the shipped one; stopping the ablation
--- stops its children (none is left training); resume=true then finishes the
+-- own is run and reported beside the shipped one; stopping the ablation as
+-- Ctrl-C does (SIGINT to its process group) stops its children (none is
+-- left training); resume=true then finishes the
 -- same run folders; report_only rebuilds the tables from them. The results
 -- folder and the experiment path hold a space and a quote, as a user's may.
 local vimo = require "vimo"
@@ -66,12 +67,16 @@ check(ok ~= true and msg:find("two experiments are named 'joint'", 1, true), "a 
 check(read(base .. "/ablation/runs") == nil and not os.execute("test -e " .. q(base .. "/ablation")),
       "a refused list leaves no run folder")
 
--- 2. stopped mid-run: the children stop too
-os.execute(ablation("run=k instruct_epochs=6", "k.log") .. " & echo $! > " .. q(base .. "/k.pid"))
+-- 2. stopped mid-run by Ctrl-C: SIGINT to the process group of the ablation. setsid makes it a
+--    group of its own, as a terminal's foreground job is; env restores SIGINT's default action,
+--    which a command started in the background by sh inherits as ignored. Its children ignore
+--    SIGINT (they are such background commands), so the watchers must stop them.
+os.execute("setsid env --default-signal=INT " .. ablation("run=k instruct_epochs=6", "k.log") .. " & echo $! > "
+           .. q(base .. "/k.pid"))
 local pid = math.tointeger(tonumber(read(base .. "/k.pid")))
 local runs = base .. "/k/runs"
 local started = false
-for _ = 1, 240 do -- both children past an epoch of stage 2 (at most 2 minutes)
+for _ = 1, 480 do -- both children past an epoch of stage 2 (at most 4 minutes)
   if read(runs .. "/motion_only/instruct/last.ckpt") and read(runs .. "/my_motion/instruct/last.ckpt") then
     started = true
     break
@@ -79,7 +84,7 @@ for _ = 1, 240 do -- both children past an epoch of stage 2 (at most 2 minutes)
   sleep(0.5)
 end
 check(started and pid and alive() >= 3, "the ablation and its two children are running")
-os.execute("kill -TERM " .. tostring(pid))
+os.execute("kill -INT -" .. tostring(pid)) -- dash: no "--"
 local left = -1
 for _ = 1, 20 do -- each child's watcher polls every second
   left = alive()
@@ -87,8 +92,11 @@ for _ = 1, 20 do -- each child's watcher polls every second
   sleep(0.5)
 end
 check(left == 0, ("no child is left running after the ablation was stopped (%d)"):format(left))
+local klog = read(base .. "/k.log") or ""
+check(klog:find("ablation: interrupted", 1, true) and not klog:find("wall time", 1, true),
+      "the ablation itself stopped, saying why:\n" .. klog)
 for _, r in ipairs({"motion_only", "my_motion"}) do
-  local rc = math.tointeger(tonumber(read(runs .. "/" .. r .. ".rc") or ""))
+  local rc = math.tointeger(tonumber((read(runs .. "/" .. r .. ".rc") or ""):match("^(%-?%d+)") or ""))
   check(rc and rc ~= 0, r .. " was stopped (exit status " .. tostring(rc) .. ")")
   check(read(runs .. "/" .. r .. "/results.json") == nil or not (read(runs .. "/" .. r .. "/results.json")):find(
         '"eval"', 1, true), r .. " had not finished")
