@@ -423,8 +423,13 @@ end
 
 -- Checks a checkpoint's saved config and epoch against this run's trainer
 -- config o for that stage (free: keys that may differ); raises via fail.
+-- Options added to stage 0 after run folders were made with it, each with
+-- the value that does what those runs did: a stage 0 saved before an
+-- option existed stands in for a run that sets it so (contrast_from).
+M.STAGE0_BEFORE = {stats_token = "", contrast_mirror = 0, motion_pad = "edge", stats_frames = "window"}
+
 local function check_stage_ckpt(ck, o, free, what, fail)
-  local diff = trainer.config_diff(ck:config(), o, free)
+  local diff = trainer.config_diff(ck:config(), o, free, M.STAGE0_BEFORE)
   if #diff > 0 then fail(("its %s options differ from this run's: %s"):format(what, table.concat(diff, ", "))) end
   local epoch = math.tointeger(tonumber(ck:meta()["trainer.epoch"]))
   if epoch ~= o.epochs then

@@ -151,11 +151,16 @@ end
 
 --- The keys of cfg (a config table) whose values differ from saved (a
 -- checkpoint's flat config, ckpt:config()) or that saved lacks, skipping
--- the keys in the set free: a sorted list of "key: saved -> now".
-function M.config_diff(saved, cfg, free)
+-- the keys in the set free: a sorted list of "key: saved -> now". before
+-- (optional) maps options added since some checkpoints were written to the
+-- value that reproduces what those checkpoints did: a key saved lacks is
+-- no difference when cfg has exactly that value.
+function M.config_diff(saved, cfg, free, before)
   local diff = {}
+  local old = before and config_text(before) or {}
   for k, v in pairs(config_text(cfg)) do
-    if not (free or {})[k] and saved[k] ~= v then
+    local same = saved[k] == v or saved[k] == nil and old[k] == v
+    if not (free or {})[k] and not same then
       diff[#diff + 1] = ("%s: %s -> %s"):format(k, saved[k] == nil and "(not in the checkpoint)" or saved[k], v)
     end
   end

@@ -108,4 +108,22 @@ c = toy_run("mid", "save_every=4 resume=true lr=0.01")
 check.ok(c.err:find("configuration differs from the checkpoint: lr", 1, true),
   "a changed setting is reported:\n" .. c.err)
 
+-- trainer.config_diff: values compared as the checkpoint stores them (text);
+-- a key the checkpoint lacks differs unless `before` gives the value that
+-- reproduces checkpoints made before the option existed.
+local trainer = require "vimo.trainer"
+local saved = {lr = "0.001", epochs = "4", name = "x"}
+check.list_eq(trainer.config_diff(saved, {lr = 1e-3, epochs = 4, name = "x"}), {}, "config_diff: the same config")
+check.list_eq(trainer.config_diff(saved, {lr = 1e-3, epochs = 5, name = "x"}), {"epochs: 4 -> 5"},
+              "config_diff: a changed value")
+check.list_eq(trainer.config_diff(saved, {lr = 1e-3, epochs = 5}, {epochs = true}), {},
+              "config_diff: free keys are skipped")
+check.list_eq(trainer.config_diff(saved, {lr = 1e-3, pad = "edge"}), {"pad: (not in the checkpoint) -> edge"},
+              "config_diff: a key the checkpoint lacks")
+check.list_eq(trainer.config_diff(saved, {lr = 1e-3, pad = "edge", p = 0}, nil, {pad = "edge", p = 0}), {},
+              "config_diff: lacking it is no difference at its value from before")
+check.list_eq(trainer.config_diff(saved, {lr = 1e-3, pad = "loop", p = 0.5}, nil, {pad = "edge", p = 0}),
+              {"p: (not in the checkpoint) -> 0.5", "pad: (not in the checkpoint) -> loop"},
+              "config_diff: at another value it is")
+
 check.done("test_resume")
