@@ -353,6 +353,9 @@ end
 if opt.report_only then
   -- the experiments of the run being reported, unless given again
   local old = read_json(dir .. "/results.json") or {}
+  if args.seeds == nil and type(old.seeds) == "table" then -- the seeds that run had
+    for i, sd in ipairs(old.seeds) do seeds[i] = math.tointeger(sd) end
+  end
   local list
   if args.experiments == nil and type(old.experiments) == "table" then -- names, in the table's order
     list = parse_experiments(table.concat(old.experiments, ","), true)

@@ -208,6 +208,21 @@ if fs then
     end
   end
 end
+-- 5b. report_only on that run, without seeds=: the seeds come back from its results.json
+local md_path = tmp .. "/abl_seeds/results.md"
+local mf = io.open(md_path)
+local md_before = mf and mf:read("a") or ""
+if mf then mf:close() end
+os.remove(md_path)
+cmd = ("'%s' run '%s/experiments/ablation.lua' results_dir='%s' run=abl_seeds report_only=true > '%s/report_seeds.log' 2>&1")
+  :format(exe, src, tmp, tmp)
+local rok = os.execute(cmd)
+mf = io.open(md_path)
+local md_after = mf and mf:read("a") or ""
+if mf then mf:close() end
+check(rok == true and #md_before > 0 and md_after == md_before,
+      "report_only without seeds= rebuilds the same multi-seed results.md")
+
 -- 6. holdout=2/3 (cross-validation): fold 2 of the train split is trained without and scored as val;
 --    the clips are those Dataset:holdout names, and scripts/evaluate.lua scores the same fold again
 check(run("motion_only", "run=fold holdout=2/3") == 0, "holdout=2/3 exits 0")
