@@ -47,7 +47,7 @@ local COST_OTHER = 3
 local args = vimo.args
 local opt = {}
 for k, v in pairs(OWN) do opt[k] = args[k] == nil and v or args[k] end
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = report.shell_word
 
 -- key=value arguments passed on to every child, each quoted for the shell.
 local pass = {}

@@ -391,8 +391,9 @@ for _, k in ipairs({"run", "results_dir", "stages", "help", "modalities", "pairi
 end
 local STAGE0_FREE_BY = {
   motion = {video_encoder = true, contrast_video_epochs = true, video_size = true, frames = true},
-  video = {motion_encoder = true, motion_frames = true, motion_pad = true, stats_frames = true, contrast_epochs = true, contrast_tempo = true,
-           contrast_scale = true, contrast_mirror = true, stats_token = true, pretrain_epochs = true},
+  video = {motion_encoder = true, motion_frames = true, motion_pad = true, stats_frames = true,
+           contrast_epochs = true, contrast_tempo = true, contrast_scale = true, contrast_mirror = true,
+           stats_token = true, pretrain_epochs = true},
 }
 
 local function read_json(path)
@@ -421,13 +422,13 @@ local function stage0_source(src, m)
   error(("experiment: contrast_from=%s: more than 16 runs took stage 0 of %s from one another"):format(src, m), 0)
 end
 
--- Checks a checkpoint's saved config and epoch against this run's trainer
--- config o for that stage (free: keys that may differ); raises via fail.
 -- Options added to stage 0 after run folders were made with it, each with
 -- the value that does what those runs did: a stage 0 saved before an
 -- option existed stands in for a run that sets it so (contrast_from).
 M.STAGE0_BEFORE = {stats_token = "", contrast_mirror = 0, motion_pad = "edge", stats_frames = "window"}
 
+-- Checks a checkpoint's saved config and epoch against this run's trainer
+-- config o for that stage (free: keys that may differ); raises via fail.
 local function check_stage_ckpt(ck, o, free, what, fail)
   local diff = trainer.config_diff(ck:config(), o, free, M.STAGE0_BEFORE)
   if #diff > 0 then fail(("its %s options differ from this run's: %s"):format(what, table.concat(diff, ", "))) end

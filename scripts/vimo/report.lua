@@ -8,6 +8,7 @@ tool; vimo only writes its data and script files).
   io.write(report.text(t))            -- the table for the terminal
   report.markdown(t)                  -- the same as Markdown
   report.plots(dir, runs, t)          -- loss curves + per-category accuracy
+  report.shell_word(path)             -- one quoted word for sh (the ablation's commands)
 
 t.split_label and t.val_label, when set, name the scored splits in the
 headings (a cross-validation run's val split is a held-out training fold:
@@ -312,10 +313,13 @@ local function have_gnuplot()
   return ok == true or ok == 0
 end
 
--- s as a gnuplot single-quoted string (a quote inside is doubled) and as a
--- shell word: run folders and names may hold spaces and quotes.
+--- s as one word for sh, single-quoted (a quote inside becomes '\''):
+-- run folders, names and arguments may hold spaces and quotes.
+function M.shell_word(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local sh = M.shell_word
+
+-- s as a gnuplot single-quoted string (a quote inside is doubled).
 local function gp(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
-local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 --- Writes loss.png (loss per step for each run's contrast, align and instruct stages)
 -- and accuracy.png (per-category accuracy bars of table t, with the baseline) into

@@ -131,7 +131,6 @@ local function load_history(path, result, step, epoch, note)
   end
 end
 
-
 -- Flat string view of a config table, as the checkpoint stores it:
 -- {["key"] = "value", ["group.key"] = ...}, floats with 17 digits.
 local function config_text(cfg, prefix, out)

@@ -40,11 +40,13 @@ local function ablation(args, log)
 end
 
 -- Processes whose command line names this test's results folder (the
--- ablation, its children and their shells), found through /proc; the
--- pattern comes from a file, so that grep's own command line has not it.
+-- ablation, its children and the shells that wait for them and write their
+-- exit status), found through /proc. The shells' command lines hold the
+-- folder as sh quotes it (the quote in it becomes '\''), hence two
+-- patterns; they come from a file, so that grep's own command line has none.
 local pat = base .. "/alive.pattern"
 f = assert(io.open(pat, "wb"))
-f:write("results_dir=" .. base, "\n")
+f:write("results_dir=" .. base, "\n", "results_dir=" .. base:gsub("'", "'\\''"), "\n")
 f:close()
 local function alive()
   local p = io.popen("grep -lasF -f " .. q(pat) .. " /proc/[0-9]*/cmdline 2>/dev/null")
@@ -86,7 +88,7 @@ end
 check(started and pid and alive() >= 3, "the ablation and its two children are running")
 os.execute("kill -INT -" .. tostring(pid)) -- dash: no "--"
 local left = -1
-for _ = 1, 20 do -- each child's watcher polls every second
+for _ = 1, 40 do -- each child's watcher polls every second
   left = alive()
   if left == 0 then break end
   sleep(0.5)
