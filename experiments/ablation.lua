@@ -11,12 +11,15 @@ side by side per QA category with the majority-answer baseline.
 
 It builds the dataset once, then runs experiments/{motion_only,video_only,
 joint}.lua as child processes (`parallel` at a time, default three, one
-kernel thread each: small models use cores best as separate processes), each
-logging to results/<run>/runs/<name>.log, and shows their progress. Stage 0
-of motion is the same in motion_only and joint (same seed, options and
-encoder position), so it runs once, as the child stage0_motion, and both
-take it with contrast_from when it is done (bit-identical to training it in
-each; tests/experiments/test_main_job.lua). Then it writes
+kernel thread each: small models use cores best as separate processes; a
+child left with a core to itself takes two), each logging to
+results/<run>/runs/<name>.log, and shows their progress. Stage 0 of motion
+is the same in motion_only and joint (same seed, options and encoder
+position), so it runs once, as the child stage0_motion; joint's stage 0 of
+video runs as the child stage0_joint_video beside it, so joint need not
+train it after motion's. Both experiments take what they need with
+contrast_from when it is done (bit-identical to training it in each;
+tests/experiments/test_main_job.lua). Then it writes
 results/<run>/results.json, results.md and the plots (loss.png,
 accuracy.png). Every other key=value goes to every experiment.
 
@@ -41,7 +44,8 @@ local OWN = {run = "ablation", results_dir = "results", parallel = 3, experiment
              report_only = false, seeds = ""}
 -- Relative cost of a child (the longest ready one starts first); a user's
 -- experiment counts as the costliest, as it may well be a copy of joint.
-local COST = {motion_only = 2, video_only = 1.5, joint = 3}
+-- The stage-0 children come first: experiments wait for them.
+local COST = {stage0 = 4, joint = 3, motion_only = 2, video_only = 1.5}
 local COST_OTHER = 3
 
 local args = vimo.args
@@ -109,7 +113,9 @@ local function plan_experiments(list)
       error(("ablation: experiments: '%s': a run name has only letters, digits and _ . - (no leading .)")
         :format(e.name), 0)
     end
-    if e.name == "stage0_motion" then error("ablation: experiments: 'stage0_motion' is the ablation's own run", 0) end
+    if e.name:match("^stage0_") then
+      error(("ablation: experiments: '%s': stage0_* names are the ablation's own runs"):format(e.name), 0)
+    end
     if seen[e.name] then error(("ablation: experiments: two experiments are named '%s'"):format(e.name), 0) end
     seen[e.name] = true
     local f = io.open(e.script, "r")
@@ -153,28 +159,43 @@ local function last_line(path)
   return line
 end
 
---- The child runs: {run =, exp =, script =, seed =, args =, after = run or nil}. Per
--- seed, when motion_only and joint are both wanted, stage 0 of motion (the
--- same in both: the same seed, options and encoder position) runs once as
--- its own child (stage0_motion) and both take it with contrast_from, so
--- they start when it has finished.
+--- The child runs: {run =, exp =, script =, seed =, args =, after = {runs}}.
+-- Per seed, when motion_only and joint are both wanted, stage 0 of motion
+-- (the same in both: the same seed, options and encoder position) runs once
+-- as its own child (stage0_motion); joint's stage 0 of video runs as
+-- another (stage0_joint_video: joint with motion's stage 0 off, which
+-- cannot change video's), so it is off joint's critical path. Each
+-- experiment takes what it needs with contrast_from and starts when those
+-- children have finished.
 local function plan_jobs(exps)
   local set = {}
   for _, e in ipairs(exps) do set[e.name] = e end
-  -- only the shipped two: a user's file of the same name may train another encoder
-  local share = set.motion_only and set.motion_only.builtin and set.joint and set.joint.builtin
-    and args.contrast_from == nil and args.contrast_epochs ~= 0
+  -- only the shipped ones: a user's file of the same name may train another encoder
+  local own = args.contrast_from == nil
+  local joint = set.joint and set.joint.builtin
+  local share_motion = own and joint and set.motion_only and set.motion_only.builtin and args.contrast_epochs ~= 0
+  local split_video = own and joint and args.contrast_video_epochs ~= 0
   local jobs = {}
-  for i, s0 in ipairs(runs_of("stage0_motion")) do -- one per seed, named as the experiments' runs
-    local stage0 = share and s0.run or nil
-    if stage0 then
-      jobs[#jobs + 1] = {run = stage0, exp = "motion_only", script = set.motion_only.script, seed = s0.seed,
-                         args = q("stages=data,pretrain,contrast")}
+  for i in ipairs(runs_of("stage0_motion")) do -- one per seed, named as the experiments' runs
+    local s0m, s0v = runs_of("stage0_motion")[i], runs_of("stage0_joint_video")[i]
+    local from = {} -- from[experiment] = the stage-0 runs it takes
+    if share_motion then
+      jobs[#jobs + 1] = {run = s0m.run, exp = "stage0", script = set.motion_only.script, seed = s0m.seed,
+                         args = q("stages=data,pretrain,contrast"), after = {}}
+      from.motion_only, from.joint = {s0m.run}, {s0m.run}
+    end
+    if split_video then
+      jobs[#jobs + 1] = {run = s0v.run, exp = "stage0", script = set.joint.script, seed = s0v.seed, after = {},
+                         args = q("stages=data,pretrain,contrast") .. " contrast_epochs=0 pretrain_epochs=0"}
+      from.joint = from.joint or {}
+      from.joint[#from.joint + 1] = s0v.run
     end
     for _, e in ipairs(exps) do
-      local r, uses = runs_of(e.name)[i], stage0 and (e.name == "motion_only" or e.name == "joint")
-      jobs[#jobs + 1] = {run = r.run, exp = e.name, script = e.script, seed = r.seed, after = uses and stage0 or nil,
-                         args = uses and q("contrast_from=" .. runs_dir .. "/" .. stage0) or ""}
+      local r, deps = runs_of(e.name)[i], e.builtin and from[e.name] or {}
+      local dirs = {}
+      for k, d in ipairs(deps) do dirs[k] = runs_dir .. "/" .. d end
+      jobs[#jobs + 1] = {run = r.run, exp = e.name, script = e.script, seed = r.seed, after = deps,
+                         args = #deps > 0 and q("contrast_from=" .. table.concat(dirs, ",")) or ""}
     end
   end
   return jobs
@@ -217,9 +238,21 @@ local function run_children(exps)
   local state = {} -- state[run]: nil (waiting), "running", "skipped", 0 (done) or an exit status
   for _, j in ipairs(jobs) do os.remove(("%s/%s.rc"):format(runs_dir, j.run)) end
   local token = ("%d%06d"):format(math.floor(vimo.now()), math.random(0, 999999))
+  -- Kernel threads per child: one while they outnumber the cores, and the
+  -- spare cores shared out when fewer run (the last one left takes them
+  -- all); each child's trainer follows this file (vimo.trainer).
+  local cores, threads_path, told = math.max(1, vimo.threads()), runs_dir .. "/threads", nil
+  local function tell_threads(running)
+    local n = math.max(1, cores // math.max(1, running))
+    if n == told then return end
+    local f = io.open(threads_path .. ".tmp", "wb")
+    if f and f:write(n, "\n") and f:close() and os.rename(threads_path .. ".tmp", threads_path) then told = n end
+  end
+  tell_threads(math.max(1, opt.parallel))
   local function start(j)
     local sd = j.seed and (" seed=" .. j.seed) or ""
-    local cmd = ("%s run %s %s %s threads=1%s%s %s"):format(q(exe), q(j.script), q("run=" .. j.run),
+    local cmd = ("VIMO_THREADS_FILE=%s %s run %s %s %s threads=1%s%s %s"):format(q(threads_path), q(exe), q(j.script),
+      q("run=" .. j.run),
       q("results_dir=" .. runs_dir), extra, sd, j.args)
     spawn(cmd, runs_dir .. "/" .. j.run .. ".log", ("%s/%s.rc"):format(runs_dir, j.run), token)
     state[j.run] = "running"
@@ -242,13 +275,18 @@ local function run_children(exps)
     local ready = {}
     for _, j in ipairs(jobs) do
       if state[j.run] == nil then
-        local dep = j.after and state[j.after]
-        if j.after and (dep == "skipped" or type(dep) == "number" and dep ~= 0) then
-          state[j.run] = "skipped"
-        elseif not j.after or dep == 0 then
-          ready[#ready + 1] = j
-        else
+        local blocked, waiting = nil, false
+        for _, d in ipairs(j.after) do
+          local dep = state[d]
+          if dep == "skipped" or type(dep) == "number" and dep ~= 0 then blocked = blocked or d
+          elseif dep ~= 0 then waiting = true end
+        end
+        if blocked then
+          state[j.run], j.failed_dep = "skipped", blocked
+        elseif waiting then
           pending = pending + 1
+        else
+          ready[#ready + 1] = j
         end
       end
     end
@@ -265,6 +303,7 @@ local function run_children(exps)
         pending = pending + 1
       end
     end
+    tell_threads(running)
     return running + pending > 0
   end
   local tty = vimo.isatty(2)
@@ -273,12 +312,15 @@ local function run_children(exps)
     execute("sleep 1")
     local lines = {}
     for _, j in ipairs(jobs) do
-      local st = state[j.run]
+      local st, wait_for = state[j.run], nil
+      for _, d in ipairs(j.after) do
+        if state[d] ~= 0 then wait_for = wait_for and (wait_for .. ", " .. d) or d end
+      end
       local line = st == "running" and last_line(runs_dir .. "/" .. j.run .. ".log")
-        or st == nil and ("(waiting for %s)"):format(j.after and state[j.after] ~= 0 and j.after or "a free lane")
-        or st == 0 and "(done)" or st == "skipped" and ("(skipped: %s failed)"):format(j.after)
+        or st == nil and ("(waiting for %s)"):format(wait_for or "a free lane")
+        or st == 0 and "(done)" or st == "skipped" and ("(skipped: %s failed)"):format(j.failed_dep)
         or ("(failed, exit status %s)"):format(tostring(st))
-      lines[#lines + 1] = ("  %-13s %s"):format(j.run, line)
+      lines[#lines + 1] = ("  %-18s %s"):format(j.run, line)
     end
     if tty then
       if shown > 0 then io.stderr:write(("\27[%dA"):format(shown)) end

@@ -16,9 +16,9 @@ Stages (MotionLLM sec. 3.2, two-stage training; ViMoNet's joint recipe):
             captions with CLIP's InfoNCE (vimo.contrastive), standing in for
             the pretrained encoders MotionLLM starts from; encoders listed
             in frozen_encoders stay frozen afterwards (and their tokens are
-            cached where a clip's window is fixed). contrast_from=DIR takes
-            a modality's stage 0 from another run with the same stage-0
-            options instead (M.stage0_from), as the ablation does for motion
+            cached where a clip's window is fixed). contrast_from=DIR[,DIR]
+            takes a modality's stage 0 from another run with the same
+            stage-0 options instead (M.stage0_from), as the ablation does
   align     captions only; LLM frozen; encoders + projectors trained
   instruct  QA + captions; LoRA on the LLM + projectors (+ encoders at
             enc_lr_scale); a small validation QA each epoch
@@ -81,9 +81,10 @@ M.options = {
   {name = "contrast_mirror", default = 0.5, help = "stage 0: probability that a motion training clip is replaced "
      .. "by its left/right mirror, text swapped too (HumanML3D's augmentation; vimo.augment; 0 = off)",
    validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
-  {name = "contrast_from", default = "", help = "stage 0: a run folder whose finished stage 0 this run takes "
-     .. "instead of training its own, for each modality that run trained (same seed and stage-0 options, "
-     .. "checked); the ablation shares motion's between motion_only and joint ('' = train here)"},
+  {name = "contrast_from", default = "", help = "stage 0: run folders (comma-separated) whose finished stage 0 "
+     .. "this run takes instead of training its own, for each modality one of them trained (the first that did; "
+     .. "same seed and stage-0 options, checked); the ablation shares motion's between motion_only and joint "
+     .. "('' = train here)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
@@ -404,22 +405,35 @@ local function read_json(path)
   return ok and type(t) == "table" and t or nil
 end
 
--- The run folder that trained stage 0 of modality m for contrast_from=src:
--- src, or the folder src itself took it from (its results.json names it),
--- followed to the end; nil when that run has no modality m.
-local function stage0_source(src, m)
-  for _ = 1, 16 do
-    local cfg = read_json(src .. "/config.json")
-    if not cfg then error(("experiment: contrast_from=%s: not a run folder (no readable config.json)"):format(src), 0) end
+-- Stage-0 epochs of modality m in a run's config (0: it did not train m).
+local function stage0_epochs(cfg, m)
+  return tonumber(m == "video" and cfg.contrast_video_epochs or cfg.contrast_epochs) or 0
+end
+
+-- The run folder that trained stage 0 of modality m for contrast_from=list:
+-- the first folder of the list (comma-separated) that has m with stage-0
+-- epochs > 0, or the folder that one took it from (its results.json names
+-- it), followed to the end; nil when none of them trained m.
+local function stage0_source(list, m)
+  local src
+  for dir in tostring(list):gmatch("[^,]+") do
+    local cfg = read_json(dir .. "/config.json")
+    if not cfg then error(("experiment: contrast_from: %s: not a run folder (no readable config.json)"):format(dir), 0) end
     local has = false
     for _, w in ipairs(split_list(tostring(cfg.modalities or ""))) do has = has or w == m end
-    if not has then return nil end
+    if has and stage0_epochs(cfg, m) > 0 then
+      src = dir
+      break
+    end
+  end
+  for _ = 1, 16 do
+    if not src then return nil end
     local res = read_json(src .. "/results.json")
     local from = res and res.contrast and res.contrast[m] and res.contrast[m].from
     if not from then return src end
     src = from
   end
-  error(("experiment: contrast_from=%s: more than 16 runs took stage 0 of %s from one another"):format(src, m), 0)
+  error(("experiment: contrast_from=%s: more than 16 runs took stage 0 of %s from one another"):format(list, m), 0)
 end
 
 -- Options added to stage 0 after run folders were made with it, each with
@@ -448,7 +462,7 @@ function M.stage_opt(opt, epochs, lr, ckpt_dir)
 end
 
 --- Takes stage 0 of modality m (the k-th of this run's modalities) for
--- contrast_from = src into model: the encoder and the attribute and
+-- contrast_from = src (folders, comma-separated) into model: the encoder and the attribute and
 -- statistics heads from <run>/contrast/<m>/last.ckpt, where <run> is src or
 -- the run src took its stage 0 from. o is the stage-0 trainer config this
 -- run would use (opt: its options); <run>'s must equal it but for the
@@ -457,8 +471,8 @@ end
 -- align_lr, batch_size and wd count); and <run> must have seeded m as its
 -- k-th modality (encoders are seeded by position). The parameters are then
 -- those this run would train, bit for bit. Returns <run>'s stage-0 results
--- of m (losses for the plots) with from = <run>, or nil when src has no
--- modality m (this run trains it). Raises, naming the file and what
+-- of m (losses for the plots) with from = <run>, or nil when no folder of
+-- src trained modality m (this run trains it). Raises, naming the file and what
 -- differs, when that stage 0 cannot stand in for this run's.
 function M.stage0_from(src, model, m, k, o, opt)
   local run = stage0_source(src, m)
@@ -628,7 +642,7 @@ function M.main(def, overrides)
         o.batch_size, o.wd, o.ckpt_dir = opt.contrast_batch, opt.proj_wd, env.stage_dir .. "/" .. m
         local reused = epochs > 0 and opt.contrast_from ~= "" and M.stage0_from(opt.contrast_from, model, m, k, o, opt)
         if reused then
-          env.note(("contrast: stage 0 of %s taken from %s"):format(m, opt.contrast_from))
+          env.note(("contrast: stage 0 of %s taken from %s"):format(m, reused.from))
           out[m] = reused
         elseif epochs <= 0 then
           out[m] = {skipped = true}

@@ -34,6 +34,10 @@ so result.losses is the whole curve, as an uninterrupted run's. (A run
 folder made before this file existed resumes without it: its curve then
 starts at the resume, in every later resume too.)
 
+$VIMO_THREADS_FILE, when set, names a file holding a kernel thread count
+that the loop follows (read at most once a second): the ablation shares the
+cores out among its children so. The results do not change with it.
+
 Not here: gradient accumulation, mixed precision, multi-process training.
 ]]
 
@@ -87,6 +91,25 @@ local function parse_state(text)
   for w in (text or ""):gmatch("%d+") do s[#s + 1] = math.tointeger(tonumber(w)) end
   if #s ~= 4 then error("trainer: checkpoint has no valid data-order state (trainer.data_rng)", 3) end
   return s
+end
+
+-- A process that shares the machine with others (the ablation's children)
+-- is told how many kernel threads to use as they come and go: the file
+-- named by $VIMO_THREADS_FILE holds the count, read at most once a second.
+-- The kernels give the same results for any thread count
+-- (docs/determinism.md), so this changes only the speed.
+local threads_file = os.getenv("VIMO_THREADS_FILE")
+local threads_checked = -math.huge
+local function follow_threads(note)
+  if not threads_file or vimo.now() - threads_checked < 1 then return end
+  threads_checked = vimo.now()
+  local f = io.open(threads_file, "rb")
+  local n = f and math.tointeger(tonumber(f:read("l") or ""))
+  if f then f:close() end
+  if n and n >= 1 and n <= 4096 and n ~= vimo.threads() then
+    vimo.threads(n)
+    note(("kernel threads: %d (%s)"):format(vimo.threads(), threads_file))
+  end
 end
 
 local function file_exists(path)
@@ -248,6 +271,7 @@ function M.run(spec)
     local order = dataset.permutation(ds.size, data_rng, opt.shuffle)
     local next_state = data_rng:state()
     for b = st.pos, per_epoch - 1 do
+      follow_threads(note)
       local idx = table.move(order, b * bs + 1, (b + 1) * bs, 1, {})
       ctx:reset()
       local batch = ds.batch(idx)

@@ -139,8 +139,9 @@ for _, f in ipairs({"results.json", "results.md"}) do
   if h then h:close() end
 end
 -- 4b. stage 0 of motion ran once (runs/stage0_motion) and motion_only and joint took it with
---     contrast_from: every later loss equals a run that trained its own stage 0 (motion_only:
---     the uninterrupted run of part 1, same options; joint: a run of its own here)
+--     contrast_from, joint its video's from runs/stage0_joint_video: every later loss equals a
+--     run that trained its own stage 0 (motion_only: the uninterrupted run of part 1, same
+--     options; joint: a run of its own here, both modalities trained in one process)
 local function losses_equal(a, b, stage)
   local la, lb = a[stage] and a[stage].losses or {}, b[stage] and b[stage].losses or {}
   if #la == 0 or #la ~= #lb then return false end
@@ -162,8 +163,13 @@ for name, r in pairs({motion_only = amo, joint = ajo}) do
   check(cm.from == abl_runs .. "/stage0_motion", name .. " took stage 0 of motion from it: " .. tostring(cm.from))
   check(losses_equal({c = cm}, {c = s0.contrast and s0.contrast.motion}, "c"), name .. " reports its stage-0 losses")
 end
-check(ajo.contrast and ajo.contrast.video and (ajo.contrast.video.steps or 0) > 0 and ajo.contrast.video.from == nil,
-      "joint trained stage 0 of video itself")
+-- joint's stage 0 of video ran beside it (runs/stage0_joint_video: joint with motion's off)
+local s0v = abl("stage0_joint_video")
+check(s0v.contrast and s0v.contrast.video and (s0v.contrast.video.steps or 0) > 0 and s0v.contrast.motion
+      and s0v.contrast.motion.skipped and s0v.align == nil, "the ablation ran joint's stage 0 of video alone")
+local cv = ajo.contrast and ajo.contrast.video or {}
+check(cv.from == abl_runs .. "/stage0_joint_video" and losses_equal({c = cv}, {c = s0v.contrast and s0v.contrast.video}, "c"),
+      "joint took stage 0 of video from it: " .. tostring(cv.from))
 check(losses_equal(amo, full, "align") and losses_equal(amo, full, "instruct"),
       "motion_only's align and instruct losses equal the run that trained its own stage 0")
 check(run("joint", "run=joint_alone") == 0, "joint on its own exits 0")

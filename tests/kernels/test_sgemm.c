@@ -298,6 +298,45 @@ static void test_small_m_rows_independent(void **state)
     free(row);
 }
 
+/* On the BLIS path too, a row of op(A) op(B) does not depend on the rows
+ * around it: rows [off, off + len) of a big product equal the product of
+ * those rows alone, bit for bit, for the transposes training uses. A
+ * batch's rows are its examples' tokens, so otherwise a token's value
+ * would depend on what else is in the batch (a resumed run or a cached
+ * encoder token would differ in the last bit). BLIS's "sup" path for small
+ * dims (haswell/zen* configurations) broke this; vimo turns it off. */
+static void test_rows_independent_of_batch(void **state)
+{
+    (void)state;
+    const int64_t shapes[][3] = {{200, 64, 64}, {200, 172, 64}, {200, 64, 172}, {200, 16, 64}, {200, 64, 16},
+                                 {150, 512, 64}, {700, 512, 288}, {700, 300, 300}};
+    const int64_t cuts[][2] = {{0, 33}, {7, 50}, {61, 64}, {1, 97}, {100, 47}, {0, 600}, {300, 400}};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const int64_t m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+        for (int tb = 0; tb <= 1; tb++) {
+            float *a = rand_buf(m * k), *b = rand_buf(n * k);
+            float *all = malloc((size_t)(m * n) * sizeof *all), *part = malloc((size_t)(m * n) * sizeof *part);
+            assert_non_null(all);
+            assert_non_null(part);
+            int64_t ldb = tb ? k : n;
+            assert_int_equal(vimo_sgemm(0, tb, m, n, k, 1.0f, a, k, b, ldb, 0.0f, all, n), VIMO_OK);
+            for (size_t ci = 0; ci < sizeof cuts / sizeof *cuts; ci++) {
+                int64_t off = cuts[ci][0], len = cuts[ci][1];
+                if (len <= VIMO_GEMM_SMALL_M || off + len > m) continue; /* BLIS rows only */
+                assert_int_equal(vimo_sgemm(0, tb, len, n, k, 1.0f, a + off * k, k, b, ldb, 0.0f, part, n), VIMO_OK);
+                if (memcmp(part, all + off * n, (size_t)(len * n) * sizeof *part) != 0)
+                    fail_msg("tb=%d m=%lld n=%lld k=%lld: rows %lld..%lld alone differ from the same rows in the "
+                             "whole product (BLIS %s)", tb, (long long)m, (long long)n, (long long)k, (long long)off,
+                             (long long)(off + len), vimo_gemm_arch());
+            }
+            free(a);
+            free(b);
+            free(all);
+            free(part);
+        }
+    }
+}
+
 /* Called inside an OpenMP region, vimo_sgemm runs single-threaded (the
  * region owns the threads) and still gives the same bits as outside. */
 static void test_inside_parallel_region(void **state)
@@ -380,6 +419,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_thread_determinism),
         cmocka_unit_test(test_small_m_rows_independent),
+        cmocka_unit_test(test_rows_independent_of_batch),
         cmocka_unit_test(test_inside_parallel_region),
     };
     return cmocka_run_group_tests_name("kernels.sgemm", tests, NULL, NULL);

@@ -108,6 +108,22 @@ c = toy_run("mid", "save_every=4 resume=true lr=0.01")
 check.ok(c.err:find("configuration differs from the checkpoint: lr", 1, true),
   "a changed setting is reported:\n" .. c.err)
 
+-- $VIMO_THREADS_FILE (the ablation's share of the cores): the loop takes the
+-- thread count from the file, says so, and the losses do not change.
+local tfile, want_threads = tmp .. "/threads", vimo.threads() == 1 and 2 or 1 -- not the default
+local tf = assert(io.open(tfile, "wb"))
+tf:write(want_threads, "\n")
+tf:close()
+local cmd_env = ("VIMO_THREADS_FILE=%s "):format(check.quote(tfile))
+local out, err, code = check.run_split(cmd_env .. ("%s run %s results_dir=%s run=threads_file"):format(
+  check.quote(exe), check.quote(toy), check.quote(tmp)), tmp)
+check.eq(code, 0, "a run that follows VIMO_THREADS_FILE succeeds:\n" .. err)
+check.ok(err:find(("kernel threads: %d (%s)"):format(want_threads, tfile), 1, true),
+  "it takes the count from the file:\n" .. err)
+local followed = {}
+for step, loss in out:gmatch("step (%d+) loss (%S+ %S+)\n") do followed[math.tointeger(tonumber(step))] = loss end
+expect_same({losses = followed}, a, 1, 24, "threads from VIMO_THREADS_FILE")
+
 -- trainer.config_diff: values compared as the checkpoint stores them (text);
 -- a key the checkpoint lacks differs unless `before` gives the value that
 -- reproduces checkpoints made before the option existed.
