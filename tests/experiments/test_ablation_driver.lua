@@ -66,6 +66,11 @@ ok = os.execute(("%s run %s results_dir=%s experiments=joint,joint > %s 2>&1"):f
   q(src .. "/experiments/ablation.lua"), q(base), q(base .. "/dup.log")))
 msg = read(base .. "/dup.log") or ""
 check(ok ~= true and msg:find("two experiments are named 'joint'", 1, true), "a name given twice is refused:\n" .. msg)
+ok = os.execute(("%s run %s results_dir=%s experiments=motion_only,stage0_joint_video > %s 2>&1"):format(q(exe),
+  q(src .. "/experiments/ablation.lua"), q(base), q(base .. "/own.log")))
+msg = read(base .. "/own.log") or ""
+check(ok ~= true and msg:find("'stage0_joint_video': stage0_* names are the ablation's own runs", 1, true),
+      "a name of the ablation's own stage-0 runs is refused:\n" .. msg)
 check(read(base .. "/ablation/runs") == nil and not os.execute("test -e " .. q(base .. "/ablation")),
       "a refused list leaves no run folder")
 
