@@ -10,15 +10,15 @@ side by side per QA category with the majority-answer baseline.
   vimo run experiments/ablation.lua seeds=0,1,2       # each experiment per seed; means in the table
 
 It builds the dataset once, then runs experiments/{motion_only,video_only,
-joint}.lua as child processes (`parallel` at a time, default three, one
-kernel thread each: small models use cores best as separate processes; a
-child left with a core to itself takes two), each logging to
-results/<run>/runs/<name>.log, and shows their progress. Stage 0 of motion
-is the same in motion_only and joint (same seed, options and encoder
-position), so it runs once, as the child stage0_motion; joint's stage 0 of
-video runs as the child stage0_joint_video beside it, so joint need not
-train it after motion's. Both experiments take what they need with
-contrast_from when it is done (bit-identical to training it in each;
+joint}.lua as child processes (`parallel` at a time, default three; the
+cores shared out among the running ones, one kernel thread each while they
+outnumber the cores: small models use cores best as separate processes),
+each logging to results/<run>/runs/<name>.log, and shows their progress.
+Stage 0 of motion is the same in motion_only and joint (same seed, options
+and encoder position), so it runs once, as the child stage0_motion; joint's
+stage 0 of video runs as the child stage0_joint_video beside it, so joint
+need not train it after motion's. Both experiments take what they need
+with contrast_from when it is done (bit-identical to training it in each;
 tests/experiments/test_main_job.lua). Then it writes
 results/<run>/results.json, results.md and the plots (loss.png,
 accuracy.png). Every other key=value goes to every experiment.
@@ -42,9 +42,10 @@ local data = require "vimo.data"
 
 local OWN = {run = "ablation", results_dir = "results", parallel = 3, experiments = "joint,motion_only,video_only",
              report_only = false, seeds = ""}
--- Relative cost of a child (the longest ready one starts first); a user's
--- experiment counts as the costliest, as it may well be a copy of joint.
--- The stage-0 children come first: experiments wait for them.
+-- Relative cost of a child (the longest ready one starts first). The
+-- stage-0 children come first, as experiments wait for them; a user's
+-- experiment counts as the costliest experiment, as it may well be a copy
+-- of joint.
 local COST = {stage0 = 4, joint = 3, motion_only = 2, video_only = 1.5}
 local COST_OTHER = 3
 
@@ -174,7 +175,12 @@ local function plan_jobs(exps)
   local own = args.contrast_from == nil
   local joint = set.joint and set.joint.builtin
   local share_motion = own and joint and set.motion_only and set.motion_only.builtin and args.contrast_epochs ~= 0
-  local split_video = own and joint and args.contrast_video_epochs ~= 0
+  -- (without a shared stage 0 of motion, joint would wait for its video's only to train motion's after it)
+  local split_video = share_motion and args.contrast_video_epochs ~= 0
+  if share_motion and runs_dir:find(",", 1, true) then
+    error(("ablation: %s: a comma in the results folder cannot go in contrast_from's list (run=, results_dir=)")
+      :format(runs_dir), 0)
+  end
   local jobs = {}
   for i in ipairs(runs_of("stage0_motion")) do -- one per seed, named as the experiments' runs
     local s0m, s0v = runs_of("stage0_motion")[i], runs_of("stage0_joint_video")[i]
@@ -238,21 +244,26 @@ local function run_children(exps)
   local state = {} -- state[run]: nil (waiting), "running", "skipped", 0 (done) or an exit status
   for _, j in ipairs(jobs) do os.remove(("%s/%s.rc"):format(runs_dir, j.run)) end
   local token = ("%d%06d"):format(math.floor(vimo.now()), math.random(0, 999999))
-  -- Kernel threads per child: one while they outnumber the cores, and the
-  -- spare cores shared out when fewer run (the last one left takes them
-  -- all); each child's trainer follows this file (vimo.trainer).
+  -- Kernel threads per child: the cores shared out equally among the
+  -- running children, at least one each (on 2 cores: one each while two or
+  -- more run, both for the last one left); each child's trainer follows
+  -- this file (vimo.trainer). A threads= given to the ablation is kept as is.
   local cores, threads_path, told = math.max(1, vimo.threads()), runs_dir .. "/threads", nil
+  local follow = args.threads == nil
   local function tell_threads(running)
     local n = math.max(1, cores // math.max(1, running))
-    if n == told then return end
+    if not follow or n == told then return end
     local f = io.open(threads_path .. ".tmp", "wb")
-    if f and f:write(n, "\n") and f:close() and os.rename(threads_path .. ".tmp", threads_path) then told = n end
+    if not f then return end
+    local ok = f:write(n, "\n") and true
+    ok = f:close() and ok
+    if ok and os.rename(threads_path .. ".tmp", threads_path) then told = n end
   end
   tell_threads(math.max(1, opt.parallel))
   local function start(j)
     local sd = j.seed and (" seed=" .. j.seed) or ""
-    local cmd = ("VIMO_THREADS_FILE=%s %s run %s %s %s threads=1%s%s %s"):format(q(threads_path), q(exe), q(j.script),
-      q("run=" .. j.run),
+    local env = follow and ("VIMO_THREADS_FILE=%s "):format(q(threads_path)) or ""
+    local cmd = ("%s%s run %s %s %s threads=1%s%s %s"):format(env, q(exe), q(j.script), q("run=" .. j.run),
       q("results_dir=" .. runs_dir), extra, sd, j.args)
     spawn(cmd, runs_dir .. "/" .. j.run .. ".log", ("%s/%s.rc"):format(runs_dir, j.run), token)
     state[j.run] = "running"

@@ -546,11 +546,12 @@ vimo_status vimo_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k
     }
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(blis_threads_for(m * n * k), &rntm);
-    /* No "sup" (small/skinny unpacked) path: for haswell/zen* it handles a
-     * product with any of M, N, K under its thresholds (K = 64 here: every
-     * one) with edge kernels by row position, so a row's bits would depend
-     * on the rows around it, i.e. on what else is in the batch, and a
-     * resumed run or a cached token would differ in the last bit. */
+    /* No "sup" (small/skinny unpacked) path: the haswell/zen*
+     * configurations send a product there when any of M, N, K is under
+     * their thresholds, so whether a row took it (and how it was rounded)
+     * depended on how many rows came with it, i.e. on what else is in the
+     * batch; a resumed run or a cached token then differed in the last
+     * bit (docs/determinism.md). */
     bli_rntm_disable_l3_sup(&rntm);
     /* Row-major strides: element (i, j) of A at a[i * lda + j]. */
     bli_sgemm_ex(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, m, n, k,

@@ -16,7 +16,7 @@ Stages (MotionLLM sec. 3.2, two-stage training; ViMoNet's joint recipe):
             captions with CLIP's InfoNCE (vimo.contrastive), standing in for
             the pretrained encoders MotionLLM starts from; encoders listed
             in frozen_encoders stay frozen afterwards (and their tokens are
-            cached where a clip's window is fixed). contrast_from=DIR[,DIR]
+            cached where a clip's window is fixed). contrast_from=DIR[,DIR...]
             takes a modality's stage 0 from another run with the same
             stage-0 options instead (M.stage0_from), as the ablation does
   align     captions only; LLM frozen; encoders + projectors trained
@@ -83,8 +83,8 @@ M.options = {
    validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
   {name = "contrast_from", default = "", help = "stage 0: run folders (comma-separated) whose finished stage 0 "
      .. "this run takes instead of training its own, for each modality one of them trained (the first that did; "
-     .. "same seed and stage-0 options, checked); the ablation shares motion's between motion_only and joint "
-     .. "('' = train here)"},
+     .. "same seed and stage-0 options, checked); the ablation shares motion's between motion_only and joint, "
+     .. "and trains joint's video's in a child of its own ('' = train here)"},
   {name = "align_epochs", default = 8, help = "stage 1 epochs (captions)"},
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
@@ -416,7 +416,8 @@ end
 -- it), followed to the end; nil when none of them trained m.
 local function stage0_source(list, m)
   local src
-  for dir in tostring(list):gmatch("[^,]+") do
+  for item in tostring(list):gmatch("[^,]+") do
+    local dir = item:match("^%s*(.-)%s*$")
     local cfg = read_json(dir .. "/config.json")
     if not cfg then error(("experiment: contrast_from: %s: not a run folder (no readable config.json)"):format(dir), 0) end
     local has = false
@@ -462,9 +463,10 @@ function M.stage_opt(opt, epochs, lr, ckpt_dir)
 end
 
 --- Takes stage 0 of modality m (the k-th of this run's modalities) for
--- contrast_from = src (folders, comma-separated) into model: the encoder and the attribute and
--- statistics heads from <run>/contrast/<m>/last.ckpt, where <run> is src or
--- the run src took its stage 0 from. o is the stage-0 trainer config this
+-- contrast_from = src (folders, comma-separated) into model: the encoder
+-- and the attribute and statistics heads from <run>/contrast/<m>/last.ckpt,
+-- where <run> is the first folder of src that trained m, or the run that
+-- folder took its stage 0 from. o is the stage-0 trainer config this
 -- run would use (opt: its options); <run>'s must equal it but for the
 -- options that cannot change stage 0 (STAGE0_FREE); with pretrain_epochs >
 -- 0, the motion autoencoder stage there must equal this run's too (its
@@ -590,7 +592,7 @@ function M.main(def, overrides)
       if opt.pretrain_epochs <= 0 or not state.model.enc.motion then return {skipped = true} end
       -- The contrast stage takes motion's whole stage 0, this included, from there (and checks it).
       if opt.contrast_from ~= "" and opt.contrast_epochs > 0 and stage0_source(opt.contrast_from, "motion") then
-        return {skipped = true, reason = "stage 0 from " .. opt.contrast_from}
+        return {skipped = true, reason = "stage 0 from " .. stage0_source(opt.contrast_from, "motion")}
       end
       local enc = state.model.enc.motion
       if not enc:has("pretrain_loss") then return {skipped = true, reason = "encoder has no pretrain_loss"} end
@@ -647,6 +649,10 @@ function M.main(def, overrides)
         elseif epochs <= 0 then
           out[m] = {skipped = true}
         else
+          if opt.contrast_from ~= "" then
+            env.note(("contrast: no folder of contrast_from=%s trained %s: training it here"):format(
+              opt.contrast_from, m))
+          end
           -- The caption space has the encoder's width, as the attribute heads do.
           local head = contrastive.new{modalities = {m}, enc_dims = {[m] = model.enc[m]:out_dim()},
                                        tokenizer = model.tok, dim = model.enc[m]:out_dim(), temp = opt.contrast_temp,
