@@ -71,6 +71,16 @@ ok = os.execute(("%s run %s results_dir=%s experiments=motion_only,stage0_joint_
 msg = read(base .. "/own.log") or ""
 check(ok ~= true and msg:find("'stage0_joint_video': stage0_* names are the ablation's own runs", 1, true),
       "a name of the ablation's own stage-0 runs is refused:\n" .. msg)
+-- a stage-0 child that fails skips the experiments waiting for it (stop_at=1: every child stops
+-- after its first step with status 3, as a crash would; the experiments never start)
+ok = os.execute(("%s run %s %s run=deps experiments=motion_only,joint %s stop_at=1 > %s 2>&1"):format(q(exe),
+  q(src .. "/experiments/ablation.lua"), q("results_dir=" .. base), common, q(base .. "/deps.log")))
+msg = read(base .. "/deps.log") or ""
+check(ok ~= true and msg:find("stage0_motion (3)", 1, true) and msg:find("motion_only (skipped)", 1, true)
+      and msg:find("joint (skipped)", 1, true), "a failed stage-0 child skips its dependants, named:\n" .. msg)
+check(read(base .. "/deps/runs/joint.log") == nil and read(base .. "/deps/runs/stage0_joint_video.log") ~= nil,
+      "joint never started; its video stage 0 child did")
+os.execute("rm -rf " .. q(base .. "/deps"))
 check(read(base .. "/ablation/runs") == nil and not os.execute("test -e " .. q(base .. "/ablation")),
       "a refused list leaves no run folder")
 
