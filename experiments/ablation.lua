@@ -182,8 +182,9 @@ local function plan_jobs(exps)
       :format(runs_dir), 0)
   end
   local jobs = {}
-  for i in ipairs(runs_of("stage0_motion")) do -- one per seed, named as the experiments' runs
-    local s0m, s0v = runs_of("stage0_motion")[i], runs_of("stage0_joint_video")[i]
+  local s0v_runs = runs_of("stage0_joint_video")
+  for i, s0m in ipairs(runs_of("stage0_motion")) do -- one per seed, named as the experiments' runs
+    local s0v = s0v_runs[i]
     local from = {} -- from[experiment] = the stage-0 runs it takes
     if share_motion then
       jobs[#jobs + 1] = {run = s0m.run, exp = "stage0", script = set.motion_only.script, seed = s0m.seed,
@@ -193,8 +194,7 @@ local function plan_jobs(exps)
     if split_video then
       jobs[#jobs + 1] = {run = s0v.run, exp = "stage0", script = set.joint.script, seed = s0v.seed, after = {},
                          args = q("stages=data,pretrain,contrast") .. " contrast_epochs=0 pretrain_epochs=0"}
-      from.joint = from.joint or {}
-      from.joint[#from.joint + 1] = s0v.run
+      from.joint[#from.joint + 1] = s0v.run -- (split_video implies share_motion)
     end
     for _, e in ipairs(exps) do
       local r, deps = runs_of(e.name)[i], e.builtin and from[e.name] or {}

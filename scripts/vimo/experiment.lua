@@ -591,9 +591,8 @@ function M.main(def, overrides)
       local opt = env.opt
       if opt.pretrain_epochs <= 0 or not state.model.enc.motion then return {skipped = true} end
       -- The contrast stage takes motion's whole stage 0, this included, from there (and checks it).
-      if opt.contrast_from ~= "" and opt.contrast_epochs > 0 and stage0_source(opt.contrast_from, "motion") then
-        return {skipped = true, reason = "stage 0 from " .. stage0_source(opt.contrast_from, "motion")}
-      end
+      local src = opt.contrast_from ~= "" and opt.contrast_epochs > 0 and stage0_source(opt.contrast_from, "motion")
+      if src then return {skipped = true, reason = "stage 0 from " .. src} end
       local enc = state.model.enc.motion
       if not enc:has("pretrain_loss") then return {skipped = true, reason = "encoder has no pretrain_loss"} end
       local params = nn.plugin_module(enc, "motion_encoder").params

@@ -93,11 +93,8 @@ local function parse_state(text)
   return s
 end
 
--- A process that shares the machine with others (the ablation's children)
--- is told how many kernel threads to use as they come and go: the file
--- named by $VIMO_THREADS_FILE holds the count, read at most once a second.
--- The kernels give the same results for any thread count
--- (docs/determinism.md), so this changes only the speed.
+-- $VIMO_THREADS_FILE (header): the same bits at any thread count
+-- (docs/determinism.md), so following it changes only the speed.
 local threads_file = os.getenv("VIMO_THREADS_FILE")
 local threads_checked = -math.huge
 local function follow_threads(note)
