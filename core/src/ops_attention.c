@@ -23,7 +23,8 @@
  * Small head dims (Dh <= 16; 8 in stories260K): a loop over Dh fills half
  * a vector at best, so fwd_small and bwd_small run every inner loop over a
  * strip of 16 queries or keys instead, four output rows of each tile
- * product held in registers (acc_lanes). The forward holds S^T (a row per
+ * product held in registers (acc_lanes; on AVX2 in 8-lane vector types,
+ * lanes4_v8, so that they stay in its 16 registers). The forward holds S^T (a row per
  * key, queries contiguous) and O^T, so the online softmax is lane-wise,
  * with no horizontal max or sum; the backward keeps S and dP by query but
  * dK and dV transposed, (Dh, 64), and computes dQ on K padded to 16
@@ -59,6 +60,7 @@ typedef struct att_dims {
     int64_t b, tq, tk, hq, hkv, dh, group;
     int64_t off; /* Tk - Tq: query i sees keys j <= i + off when causal */
     int causal;
+    int wide; /* a VT_LANES vector is one register (AVX-512): acc_lanes runs lanes4, else lanes4_v8 */
     float scale;
     const uint8_t *mask; /* (B, Tk) or NULL */
     /* Element strides of (batch, time, head) for q, k, v; Dh is contiguous.
@@ -166,7 +168,8 @@ ATT_INLINE void row_mask(float *s, const float *bias, int64_t lim, float scale, 
 static inline int lanes_up(int64_t n) { return (int)((n + VT_LANES - 1) / VT_LANES * VT_LANES); }
 
 /* One VT_LANES-wide strip of acc_lanes, four output rows held in registers
- * across the whole c loop (acc_tile's rows live in memory instead). */
+ * across the whole c loop (acc_tile's rows live in memory instead). With
+ * AVX-512 a row is one register. */
 ATT_INLINE void lanes4(float *out, int64_t os, int add, const float *w, int64_t wr, int64_t wc,
                        const float *x, int64_t rs, int64_t n)
 {
@@ -195,6 +198,61 @@ ATT_INLINE void lanes4(float *out, int64_t os, int add, const float *w, int64_t 
     }
 }
 
+#ifdef __GNUC__
+/* lanes4 for AVX2, in GCC vector types of 8 lanes. With AVX2 a row of 16
+ * lanes is two ymm registers; gcc's vectorised lanes4 kept 8 accumulators,
+ * 4 broadcasts and the loaded row live at once, spilled two accumulators
+ * to the stack, and every c step then waited on a store and a reload (1.2x
+ * slower attention at stories260K's shapes). Written this way gcc issues
+ * each broadcast where it is used and keeps all 8 in registers. w * x then
+ * + per element, as in lanes4: the same bits. */
+typedef float att_v8 __attribute__((vector_size(32), aligned(4)));
+_Static_assert(VT_LANES == 16, "lanes4_v8: a strip is two 8-lane halves");
+
+#define ATT_V8_LD(v, p)                                                                                                \
+    do {                                                                                                               \
+        if (add) memcpy(&(v), (p), sizeof(v));                                                                         \
+    } while (0)
+ATT_INLINE void lanes4_v8(float *out, int64_t os, int add, const float *w, int64_t wr, int64_t wc,
+                          const float *x, int64_t rs, int64_t n)
+{
+    att_v8 a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0};
+    ATT_V8_LD(a0, out);
+    ATT_V8_LD(b0, out + 8);
+    ATT_V8_LD(a1, out + os);
+    ATT_V8_LD(b1, out + os + 8);
+    ATT_V8_LD(a2, out + 2 * os);
+    ATT_V8_LD(b2, out + 2 * os + 8);
+    ATT_V8_LD(a3, out + 3 * os);
+    ATT_V8_LD(b3, out + 3 * os + 8);
+    for (int64_t c = 0; c < n; c++) {
+        att_v8 lo, hi;
+        const float *wc0 = w + c * wc;
+        memcpy(&lo, x + c * rs, sizeof lo);
+        memcpy(&hi, x + c * rs + 8, sizeof hi);
+        a0 += wc0[0] * lo;
+        b0 += wc0[0] * hi;
+        a1 += wc0[wr] * lo;
+        b1 += wc0[wr] * hi;
+        a2 += wc0[2 * wr] * lo;
+        b2 += wc0[2 * wr] * hi;
+        a3 += wc0[3 * wr] * lo;
+        b3 += wc0[3 * wr] * hi;
+    }
+    memcpy(out, &a0, sizeof a0);
+    memcpy(out + 8, &b0, sizeof b0);
+    memcpy(out + os, &a1, sizeof a1);
+    memcpy(out + os + 8, &b1, sizeof b1);
+    memcpy(out + 2 * os, &a2, sizeof a2);
+    memcpy(out + 2 * os + 8, &b2, sizeof b2);
+    memcpy(out + 3 * os, &a3, sizeof a3);
+    memcpy(out + 3 * os + 8, &b3, sizeof b3);
+}
+#undef ATT_V8_LD
+#else
+#define lanes4_v8 lanes4
+#endif
+
 ATT_INLINE void lanes1(float *out, int add, const float *w, int64_t wc, const float *x, int64_t rs, int64_t n)
 {
     float a[VT_LANES];
@@ -208,12 +266,18 @@ ATT_INLINE void lanes1(float *out, int add, const float *w, int64_t wc, const fl
  * row_c (add = 0: overwrite), len a multiple of VT_LANES. Same c order per
  * element as acc_tile, but the inner loop runs over len (keys or queries)
  * rather than over a short Dh. */
-ATT_INLINE void acc_lanes(float *out, int64_t os, int64_t nr, int add, const float *w, int64_t wr, int64_t wc,
-                          const float *base, int64_t rs, int64_t n, int len)
+ATT_INLINE void acc_lanes(int wide, float *out, int64_t os, int64_t nr, int add, const float *w, int64_t wr,
+                          int64_t wc, const float *base, int64_t rs, int64_t n, int len)
 {
     int64_t r = 0;
-    for (; r + 4 <= nr; r += 4)
-        for (int i = 0; i < len; i += VT_LANES) lanes4(out + r * os + i, os, add, w + r * wr, wr, wc, base + i, rs, n);
+    if (wide)
+        for (; r + 4 <= nr; r += 4)
+            for (int i = 0; i < len; i += VT_LANES)
+                lanes4(out + r * os + i, os, add, w + r * wr, wr, wc, base + i, rs, n);
+    else
+        for (; r + 4 <= nr; r += 4)
+            for (int i = 0; i < len; i += VT_LANES)
+                lanes4_v8(out + r * os + i, os, add, w + r * wr, wr, wc, base + i, rs, n);
     for (; r < nr; r++)
         for (int i = 0; i < len; i += VT_LANES) lanes1(out + r * os + i, add, w + r * wr, wc, base + i, rs, n);
 }
@@ -281,7 +345,7 @@ ATT_INLINE void fwd_strip(const att_dims *a, const float *kb, const float *vb, c
                           float *acc, float *m, float *l, const float *bias, int64_t n, int64_t e)
 {
     float mx[VT_LANES], alpha[VT_LANES], ls[VT_LANES], last[VT_LANES];
-    acc_lanes(st, BQ, n, 0, kb, a->ks[1], 1, qt, BQ, a->dh, VT_LANES);
+    acc_lanes(a->wide, st, BQ, n, 0, kb, a->ks[1], 1, qt, BQ, a->dh, VT_LANES);
     /* Scale, mask and running max in one pass. The last key each query
      * sees, as a float (exact): comparing against the lane index instead
      * makes gcc unroll the 16 lanes and not vectorise them. */
@@ -312,7 +376,7 @@ ATT_INLINE void fwd_strip(const att_dims *a, const float *kb, const float *vb, c
     for (int k = 0; k < VT_LANES; k++) l[k] = ls[k];
     for (int64_t d = 0; d < a->dh; d++)
         for (int k = 0; k < VT_LANES; k++) acc[d * BQ + k] *= alpha[k];
-    acc_lanes(acc, BQ, a->dh, 1, vb, 1, a->vs[1], st, BQ, n, VT_LANES);
+    acc_lanes(a->wide, acc, BQ, a->dh, 1, vb, 1, a->vs[1], st, BQ, n, VT_LANES);
 }
 
 /* fwd_block for small Dh, transposed: S^T holds a row per key with the
@@ -497,17 +561,17 @@ VT_CLONES static void bwd_small(const att_dims *a, const att_grads *g, const flo
                 if (!nr) break;
                 const float *qr = qb + r0 * a->qs[1], *dor = dob + r0 * ld;
                 float *sb = s + r0 * BK + jv, *db = dp + r0 * BK + jv;
-                acc_lanes(sb, BK, nr, 0, qr, a->qs[1], 1, kt + jv, BK, dh, VT_LANES);
-                acc_lanes(db, BK, nr, 0, dor, ld, 1, vt + jv, BK, dh, VT_LANES);
+                acc_lanes(a->wide, sb, BK, nr, 0, qr, a->qs[1], 1, kt + jv, BK, dh, VT_LANES);
+                acc_lanes(a->wide, db, BK, nr, 0, dor, ld, 1, vt + jv, BK, dh, VT_LANES);
                 for (int64_t ii = r0; ii < nq; ii++)
                     row_grad(a, s + ii * BK + jv, dp + ii * BK + jv, bias + jv, i0 + ii, j0 + jv, lse[i0 + ii],
                              drow[i0 + ii], VT_LANES);
                 if (want_kv) {
-                    acc_lanes(dvt + jv, BK, dh, 1, dor, 1, ld, sb, BK, nr, VT_LANES);
-                    acc_lanes(dkt + jv, BK, dh, 1, qr, 1, a->qs[1], db, BK, nr, VT_LANES);
+                    acc_lanes(a->wide, dvt + jv, BK, dh, 1, dor, 1, ld, sb, BK, nr, VT_LANES);
+                    acc_lanes(a->wide, dkt + jv, BK, dh, 1, qr, 1, a->qs[1], db, BK, nr, VT_LANES);
                 }
                 if (g->gq)
-                    acc_lanes(dq + r0 * VT_LANES, VT_LANES, nr, 1, db, BK, 1, kp + jv * VT_LANES, VT_LANES,
+                    acc_lanes(a->wide, dq + r0 * VT_LANES, VT_LANES, nr, 1, db, BK, 1, kp + jv * VT_LANES, VT_LANES,
                               imin(VT_LANES, nk - jv), VT_LANES);
             }
             for (int64_t ii = 0; ii < nq && g->gq; ii++) {
@@ -570,6 +634,11 @@ static void dims_from(att_dims *a, const vimo_attn_dims *p, const uint8_t *mask)
     a->causal = p->causal;
     a->scale = p->scale;
     a->mask = mask;
+#if defined(__x86_64__) && defined(__GNUC__)
+    a->wide = __builtin_cpu_supports("avx512f");
+#else
+    a->wide = 0;
+#endif
     for (int d = 0; d < 3; d++) {
         a->qs[d] = p->qs[d];
         a->ks[d] = p->ks[d];
