@@ -24,8 +24,8 @@
  * a vector at best, so fwd_small and bwd_small run every inner loop over a
  * strip of 16 queries or keys instead, four output rows of each tile
  * product held in registers (acc_lanes; on AVX2 in 8-lane vector types,
- * lanes4_v8, so that they stay in its 16 registers). The forward holds S^T (a row per
- * key, queries contiguous) and O^T, so the online softmax is lane-wise,
+ * lanes4_v8, so that they fit its 16 registers). The forward holds S^T (a
+ * row per key, queries contiguous) and O^T, so the online softmax is lane-wise,
  * with no horizontal max or sum; the backward keeps S and dP by query but
  * dK and dV transposed, (Dh, 64), and computes dQ on K padded to 16
  * columns. A strip meets only the keys (queries) it can see: a causal tile
