@@ -209,22 +209,20 @@ ATT_INLINE void lanes4(float *out, int64_t os, int add, const float *w, int64_t 
 typedef float att_v8 __attribute__((vector_size(32), aligned(4)));
 _Static_assert(VT_LANES == 16, "lanes4_v8: a strip is two 8-lane halves");
 
-#define ATT_V8_LD(v, p)                                                                                                \
-    do {                                                                                                               \
-        if (add) memcpy(&(v), (p), sizeof(v));                                                                         \
-    } while (0)
 ATT_INLINE void lanes4_v8(float *out, int64_t os, int add, const float *w, int64_t wr, int64_t wc,
                           const float *x, int64_t rs, int64_t n)
 {
     att_v8 a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0};
-    ATT_V8_LD(a0, out);
-    ATT_V8_LD(b0, out + 8);
-    ATT_V8_LD(a1, out + os);
-    ATT_V8_LD(b1, out + os + 8);
-    ATT_V8_LD(a2, out + 2 * os);
-    ATT_V8_LD(b2, out + 2 * os + 8);
-    ATT_V8_LD(a3, out + 3 * os);
-    ATT_V8_LD(b3, out + 3 * os + 8);
+    if (add) {
+        memcpy(&a0, out, sizeof a0);
+        memcpy(&b0, out + 8, sizeof b0);
+        memcpy(&a1, out + os, sizeof a1);
+        memcpy(&b1, out + os + 8, sizeof b1);
+        memcpy(&a2, out + 2 * os, sizeof a2);
+        memcpy(&b2, out + 2 * os + 8, sizeof b2);
+        memcpy(&a3, out + 3 * os, sizeof a3);
+        memcpy(&b3, out + 3 * os + 8, sizeof b3);
+    }
     for (int64_t c = 0; c < n; c++) {
         att_v8 lo, hi;
         const float *wc0 = w + c * wc;
@@ -248,7 +246,6 @@ ATT_INLINE void lanes4_v8(float *out, int64_t os, int add, const float *w, int64
     memcpy(out + 3 * os, &a3, sizeof a3);
     memcpy(out + 3 * os + 8, &b3, sizeof b3);
 }
-#undef ATT_V8_LD
 #else
 #define lanes4_v8 lanes4
 #endif
