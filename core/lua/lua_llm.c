@@ -5,6 +5,10 @@
  *   inst:dim(), inst:vocab_size(), inst:max_seq(), inst:tokenizer()
  *   inst:embed(ctx, ids) -> (B, T, D)        ids (B, T) or (T) for B = 1
  *   inst:forward(ctx, x [, key_mask] [, rng]) -> logits (B, T, V)
+ *   inst:forward_varlen(ctx, x, lens, rows [, rng]) -> logits (#rows, V)
+ *       lens {B}: real positions per sequence; rows: 0-based flat
+ *       positions b * T + t whose logits are wanted (vimo/llm.h)
+ *   inst:has_varlen() -> whether the plugin has forward_varlen
  *   inst:generate{prompt = ids, prefix = tensor (N, D) | nil, temperature = 0,
  *                 top_p = 1, top_k = 0, seed = 0, max_new_tokens = 256,
  *                 stop_at_eos = true} -> {ids...}
@@ -86,6 +90,29 @@ static int m_forward(lua_State *L)
     const uint8_t *mask = lvt_check_mask(L, 4, vimo_tensor_dim(x, 0) * vimo_tensor_dim(x, 1));
     LVT_CHECK(L, m->forward(p->h, c, x, mask, r, &y));
     lvt_push_result(L, y, 2, (int[]){3}, 1);
+    return 1;
+}
+
+static int m_forward_varlen(lua_State *L)
+{
+    lvt_instance *p = lvt_check_inst(L, 1);
+    const vimo_llm_iface *m = need_llm(L, p);
+    if (!vimo_llm_has_varlen(m)) return luaL_error(L, "%s has no forward_varlen", vimo_instance_desc(p->inst)->id);
+    vimo_ctx *c = lvt_check_ctx(L, 2);
+    vimo_tensor *x = lvt_check_tensor(L, 3), *y = NULL;
+    if (vimo_tensor_ndim(x) != 3) luaL_argerror(L, 3, "x must be (B, T, D)");
+    lvt_ints *lens = lvt_to_ints(L, 4), *rows = lvt_to_ints(L, 5);
+    if (lens->n != vimo_tensor_dim(x, 0)) luaL_argerror(L, 4, "lens must have one length per sequence (B)");
+    vimo_rng *r = lvt_opt_rng(L, 6);
+    LVT_CHECK(L, m->forward_varlen(p->h, c, x, lens->v, rows->v, rows->n, r, &y));
+    lvt_push_result(L, y, 2, (int[]){3}, 1);
+    return 1;
+}
+
+static int m_has_varlen(lua_State *L)
+{
+    lvt_instance *p = lvt_check_inst(L, 1);
+    lua_pushboolean(L, vimo_llm_has_varlen(need_llm(L, p)));
     return 1;
 }
 
@@ -195,7 +222,7 @@ void lvt_open_llm(lua_State *L)
         {"dim", m_dim},           {"vocab_size", m_vocab_size}, {"max_seq", m_max_seq},
         {"tokenizer", m_tokenizer}, {"embed", m_embed},         {"forward", m_forward},
         {"generate", m_generate}, {"lora_add", m_lora_add},     {"lora_merge", m_lora_merge},
-        {NULL, NULL}};
+        {"forward_varlen", m_forward_varlen}, {"has_varlen", m_has_varlen}, {NULL, NULL}};
     luaL_getmetatable(L, LVT_INSTANCE);
     luaL_setfuncs(L, methods, 0);
     lua_pop(L, 1);

@@ -30,7 +30,7 @@
  * dK and dV transposed, (Dh, 64), and computes dQ on K padded to 16
  * columns. A strip meets only the keys (queries) it can see: a causal tile
  * skips its masked corner, a short sequence its missing keys. Every output
- * element still sums its terms in one fixed order. Forward blocks of fewer
+ * element still sums its terms in one fixed order. Forward calls of fewer
  * than 4 queries (decoding) keep fwd_block: a strip would be mostly empty.
  * Not here: dropout on the attention weights, ALiBi or other score biases,
  * arbitrary (Tq, Tk) masks; sliding windows.
@@ -46,9 +46,11 @@
 #define BQ 64 /* queries per tile */
 #define BK 64 /* keys per tile    */
 /* Head dims up to SMALL_DH take the transposed small-Dh kernels; the
- * forward only for query blocks of SMALL_MIN_Q rows or more, since it
- * works on whole vectors of queries (one decoding query would fill 1 of 16
- * lanes). */
+ * forward only for calls of SMALL_MIN_Q queries or more, since it works on
+ * whole vectors of queries (one decoding query would fill 1 of 16 lanes).
+ * The choice is per call, not per query block, so a query's bits do not
+ * depend on how many queries follow it in its last block (a sequence
+ * packed without its padding rounds as it did padded). */
 #define SMALL_DH 16
 #define SMALL_MIN_Q 4
 _Static_assert(SMALL_DH <= VT_LANES && BQ == BK, "small-Dh kernels: Dh padded to one vector, square tiles");
@@ -776,7 +778,7 @@ vimo_status vt_cpu_attention_fwd(vimo_ctx *ctx, const vimo_attn_dims *pd, const 
     for (int64_t it = 0; it < items; it++) {
         int64_t bi = it / (a.hq * nqb), h = (it / nqb) % a.hq, i0 = it % nqb * BQ;
         float *w = ws + omp_get_thread_num() * wsn;
-        if (a.dh <= SMALL_DH && a.tq - i0 >= SMALL_MIN_Q)
+        if (a.dh <= SMALL_DH && a.tq >= SMALL_MIN_Q)
             fwd_small(&a, qd, kd, vd, yd, lse, bi, h, i0, w);
         else
             fwd_block(&a, qd, kd, vd, yd, lse, bi, h, i0, w);

@@ -36,6 +36,7 @@
  * minor that appends a field adds its entry here. */
 static const uint32_t k_desc_min_size[VIMO_ABI_MINOR + 1] = {
     [0] = offsetof(vimo_plugin_desc, reserved),
+    [1] = offsetof(vimo_plugin_desc, reserved), /* 1.1 appended vimo_llm_iface.forward_varlen only */
 };
 
 static const struct { uint32_t kind; const char *name; } k_kinds[] = {

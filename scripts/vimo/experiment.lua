@@ -387,7 +387,7 @@ for _, k in ipairs({"run", "results_dir", "stages", "help", "modalities", "pairi
                     "captions_per_clip", "instruct_captions", "qa_balance", "qa_balance_cap", "loss_by_kind",
                     "val_questions", "eval_limit", "eval_val", "eval_train", "threads", "ckpt_dir", "save_every",
                     "resume", "stop_at", "log_every", "contrast_from", "projector", "lora_rank", "lora_alpha",
-                    "lora_dropout", "lora_targets", "proj_norm", "max_answer", "answer_end"}) do
+                    "lora_dropout", "lora_targets", "proj_norm", "max_answer", "answer_end", "varlen"}) do
   STAGE0_FREE[k] = true
 end
 local STAGE0_FREE_BY = {

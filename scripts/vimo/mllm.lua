@@ -66,6 +66,9 @@ M.options = {
      .. "window (a short clip's padding included) or only the clip's own frames in it ('clip')",
    validator = function(v) return v == "window" or v == "clip", "must be window or clip" end},
   {name = "proj_wd", default = 0.01, help = "AdamW weight decay of encoders and projectors"},
+  {name = "varlen", default = true, help = "stages 1-2: the LLM computes each sequence's real positions only, "
+     .. "and its output head only at the answer tokens (forward_varlen; LoRA dropout then draws other masks); "
+     .. "false: padded batches, as every run before the sixteenth session"},
   {name = "max_answer", default = 24, help = "longest generated answer in tokens"},
   {name = "answer_end", default = "auto", help = "token that ends an answer: eos, bos, or auto (bos for "
      .. "llama2.c tokenizers, whose models end a text with BOS and never saw EOS; else eos)",
@@ -152,6 +155,7 @@ function M.new(opt, modalities, seed)
   if want_end == "auto" then want_end = self.tok:kind() == "llama2c" and "bos" or "eos" end
   self.answer_end = want_end == "bos" and self.tok:bos() or self.tok:eos()
   self.lora = false
+  self.varlen = opt.varlen ~= false and self.llm:has_varlen()
   return self
 end
 
@@ -504,6 +508,20 @@ function Model:loss(ctx, examples, rng, train)
   for _, b in ipairs(blocks) do parts[#parts + 1] = b end
   parts[#parts + 1] = self.llm:embed(ctx, rest_ids)
   local x = vimo.concat(ctx, parts, 1)
+  if self.varlen then
+    -- Only real positions, and the head only at the targets: the padding
+    -- after a row's last answer token can change nothing before it (causal).
+    local lens, rows, tg, ntok = {}, {}, {}, 0
+    for i = 1, B do
+      lens[i] = P + n_mod + #rests[i] - 1 -- the last token is a target only
+      ntok = ntok + lens[i]
+    end
+    for r = 1, B * T do
+      if targets[r] ~= M.IGNORE then rows[#rows + 1], tg[#tg + 1] = r - 1, targets[r] end
+    end
+    local logits = self.llm:forward_varlen(ctx, x, lens, rows, rng)
+    return vimo.cross_entropy(ctx, logits, tg, M.IGNORE), ntok
+  end
   local logits = self.llm:forward(ctx, x, nil, rng)
   return vimo.cross_entropy(ctx, logits, targets, M.IGNORE), B * T
 end

@@ -282,4 +282,59 @@ opt.stats_token = ""
 model = mllm.new(opt, {"motion"}, 7)
 check.ok(model.stats_head == nil, "stats_token = '': no statistics head")
 model:close()
+
+-- Packed sequences (llm forward_varlen) give the padded batch's loss, bit
+-- for bit, and its gradients up to summation order, with adapters in place
+-- (examples of different lengths, so two rows carry padding).
+model = mllm.new(opt, {"motion"}, 7)
+model:add_lora(9)
+for _, p in ipairs(model.llm:params()) do -- B = 0 at init would hide the adapters
+  if p.name:find("lora_B", 1, true) then p.tensor:copy(vimo.randn(vimo.rng(4), p.tensor:shape()):totable()) end
+end
+model:train(false)
+check.ok(model.varlen, "varlen is on by default for llm.llama on the CPU")
+local exs = {{clip = clip, question = "what does the person do?", answer = "walk"},
+             {clip = long, question = "is the person happy or sad or neither of the two?", answer = "neither"},
+             {clip = clip, question = "describe the motion.", answer = "a person walks forward slowly and stops"}}
+local _, params = model:groups("instruct", 1e-3, 1.0, {motion = true})
+local function loss_and_grads(varlen)
+  model.varlen = varlen
+  for _, p in ipairs(params) do p.tensor:zero_grad() end
+  local c = vimo.ctx()
+  local l = model:loss(c, exs, nil, false)
+  c:backward(l)
+  local g = {}
+  for i, p in ipairs(params) do g[i] = p.tensor:grad() or false end
+  local v = l:item()
+  c:close()
+  return v, g
+end
+local l_pad, g_pad = loss_and_grads(false)
+local l_var, g_var = loss_and_grads(true)
+check.ok(l_var == l_pad, ("varlen loss %.9g = padded %.9g"):format(l_var, l_pad))
+-- max |got - want| / max |want| over a nested table of numbers
+local function rel_diff(got, want)
+  local md, mx = 0, 0
+  local function walk(a, b)
+    if type(b) == "table" then
+      for i = 1, #b do walk(a[i], b[i]) end
+    else
+      local d = math.abs(a - b)
+      if not (d <= md) then md = d end -- NaN fails
+      mx = math.max(mx, math.abs(b))
+    end
+  end
+  walk(got, want)
+  return mx > 0 and md / mx or md
+end
+local compared = 0
+for i = 1, #params do
+  if g_pad[i] then
+    local rd = rel_diff(g_var[i], g_pad[i])
+    check.ok(rd < 1e-5, ("gradient of %s: relative difference %.3g"):format(params[i].name, rd))
+    compared = compared + 1
+  end
+end
+check.ok(compared > 10, "projector and adapter gradients compared (" .. compared .. ")")
+model:close()
 check.done("test_mllm")

@@ -14,6 +14,8 @@
 #ifndef VIMO_LLM_H
 #define VIMO_LLM_H
 
+#include <stddef.h>
+
 #include "vimo/plugin.h"
 #include "vimo/tokenizer.h"
 
@@ -65,7 +67,31 @@ typedef struct vimo_llm_iface {
     /* Folds the adapters into the base weights (W += alpha/r B A) and drops
      * them, for inference. */
     vimo_status (*lora_merge)(void *inst);
+    /* ---- ABI 1.1: read only when size covers it (vimo_llm_has_varlen) ---- */
+    /* The decoder over right-padded sequences without their padding, for
+     * training: x (B, T, D) as forward's, where sequence b's first lens[b]
+     * positions are real (1 <= lens[b] <= T) and the rest is padding that is
+     * never read; rows[0..n_rows) are flat positions b * T + t (t < lens[b])
+     * whose logits are wanted. -> logits (n_rows, V), forward's logits at
+     * those positions (causal attention never lets a real position see the
+     * padding after it). Costs scale with sum(lens) and sum(lens^2), not
+     * B T and B T^2, and the output head runs on n_rows positions only,
+     * usually the answer tokens (FlashAttention's "varlen" packing, Dao
+     * 2023). LoRA dropout draws its masks over the real positions only, so
+     * in train mode the masks (not their distribution) differ from
+     * forward's. Errors: VIMO_ERR_SHAPE as forward; VIMO_ERR_INVALID for a
+     * length outside [1, T] or a row that is not a real position. */
+    vimo_status (*forward_varlen)(void *inst, vimo_ctx *ctx, vimo_tensor *x, const int32_t *lens,
+                                  const int32_t *rows, int64_t n_rows, vimo_rng *rng, vimo_tensor **logits);
 } vimo_llm_iface;
+
+/* Whether an LLM vtable has forward_varlen (ABI 1.1; plugins built before
+ * it have a smaller size). */
+static inline int vimo_llm_has_varlen(const vimo_llm_iface *m)
+{
+    return m && m->size >= offsetof(vimo_llm_iface, forward_varlen) + sizeof m->forward_varlen &&
+           m->forward_varlen != NULL;
+}
 
 #ifdef __cplusplus
 }

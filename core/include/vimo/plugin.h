@@ -35,7 +35,7 @@ extern "C" {
 
 #ifndef VIMO_ABI_MAJOR
 #define VIMO_ABI_MAJOR 1
-#define VIMO_ABI_MINOR 0
+#define VIMO_ABI_MINOR 1
 #endif
 
 /* Kinds are informational (listing, filtering); values only ever appended. */

@@ -252,36 +252,101 @@ static vimo_status heads(vimo_ctx *ctx, vimo_tensor *x, int64_t b, int64_t t, in
     return vimo_reshape(ctx, out, x, 4, (int64_t[]){b, t, h, dh});
 }
 
-static vimo_status forward(void *inst, vimo_ctx *ctx, vimo_tensor *x, const uint8_t *key_mask, vimo_rng *rng,
-                           vimo_tensor **logits)
+/* The token layout of a decoder call: B padded rows of T (forward), or
+ * varlen's N packed real positions, sequence i at rows [start[i],
+ * start[i] + lens[i]). Every op but attention and rope is per position, so
+ * only those look at the layout. */
+typedef struct {
+    int64_t b, t;
+    const int32_t *lens; /* NULL: padded (B, T) */
+    const int64_t *start;
+    const uint8_t *key_mask;
+} layout;
+
+/* Rope and causal attention of b sequences of t positions (0..t-1): q, k,
+ * v (B, T, H * Dh), or (t, H * Dh) for one packed sequence (b = 1); the
+ * output has q's leading dims and Hq * Dh columns. */
+static vimo_status attend_rows(llama *m, vimo_ctx *ctx, vimo_tensor *q, vimo_tensor *k, vimo_tensor *v, int64_t b,
+                               int64_t t, const uint8_t *key_mask, vimo_tensor **out)
 {
-    llama *m = inst;
     const vimo_llama_config *c = &m->cfg;
-    if (vimo_tensor_ndim(x) != 3 || vimo_tensor_dim(x, 2) != c->dim)
-        return vimo_error(VIMO_ERR_SHAPE, "llm.llama: input must be (B, T, %d) embeddings", c->dim);
-    int64_t b = vimo_tensor_dim(x, 0), t = vimo_tensor_dim(x, 1), dh = c->head_dim;
-    if (t > c->seq_len)
-        return vimo_error(VIMO_ERR_SHAPE, "llm.llama: %lld positions exceed seq_len %d", (long long)t, c->seq_len);
-    if (vimo_ctx_grad_enabled(ctx)) m->dirty = 1; /* weights may change after this step */
+    int64_t dh = c->head_dim;
     vimo_rope_mode rope = c->rope == VIMO_LLAMA_ROPE_HALF ? VIMO_ROPE_HALF : VIMO_ROPE_INTERLEAVED;
-    float scale = 1.0f / sqrtf((float)dh);
+    vimo_tensor *q4, *k4, *v4, *a;
     vimo_status st = VIMO_OK;
-    vimo_tensor *h = x;
+    VIMO_TRY(heads(ctx, q, b, t, c->n_heads, dh, &q4));
+    VIMO_TRY(heads(ctx, k, b, t, c->n_kv_heads, dh, &k4));
+    VIMO_TRY(heads(ctx, v, b, t, c->n_kv_heads, dh, &v4));
+    VIMO_TRY(vimo_rope(ctx, &q4, q4, c->rope_theta, 0, rope));
+    VIMO_TRY(vimo_rope(ctx, &k4, k4, c->rope_theta, 0, rope));
+    VIMO_TRY(vimo_attention(ctx, &a, q4, k4, v4, key_mask, 1, 1.0f / sqrtf((float)dh)));
+    /* back to q's own leading dims: (B, T) or (n) */
+    int nd = vimo_tensor_ndim(q);
+    int64_t shape[3] = {b, t, (int64_t)c->n_heads * dh};
+    if (nd == 2) shape[0] = t, shape[1] = shape[2];
+    VIMO_TRY(vimo_reshape(ctx, out, a, nd, shape));
+fail:
+    return st;
+}
+
+/* Rows of n tensors stacked in order (vimo_concat along dim 0, which takes
+ * CONCAT_MAX at a time: groups are joined first, in place in xs). */
+#define CONCAT_MAX 6
+static vimo_status concat_rows(vimo_ctx *ctx, vimo_tensor **xs, int64_t n, vimo_tensor **out)
+{
+    while (n > CONCAT_MAX) {
+        int64_t groups = 0;
+        for (int64_t i = 0; i < n; i += CONCAT_MAX) {
+            int k = (int)(n - i < CONCAT_MAX ? n - i : CONCAT_MAX);
+            vimo_tensor *g = xs[i];
+            vimo_status st = k == 1 ? VIMO_OK : vimo_concat(ctx, &g, xs + i, k, 0);
+            if (st) return st;
+            xs[groups++] = g; /* groups <= i: no input still needed is overwritten */
+        }
+        n = groups;
+    }
+    return n == 1 ? (*out = xs[0], VIMO_OK) : vimo_concat(ctx, out, xs, (int)n, 0);
+}
+
+/* Attention of packed rows: each sequence on its own (its rows are a
+ * contiguous slice), so padding is never computed; the outputs are packed
+ * again in order. */
+static vimo_status attend_varlen(llama *m, vimo_ctx *ctx, vimo_tensor *q, vimo_tensor *k, vimo_tensor *v,
+                                 const layout *lo, vimo_tensor **out)
+{
+    vimo_tensor **parts = calloc((size_t)lo->b, sizeof *parts);
+    if (!parts) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+    vimo_status st = VIMO_OK;
+    for (int64_t i = 0; i < lo->b; i++) {
+        int64_t s = lo->start[i], e = s + lo->lens[i];
+        vimo_tensor *qi, *ki, *vi;
+        VIMO_TRY(vimo_slice(ctx, &qi, q, 0, s, e));
+        VIMO_TRY(vimo_slice(ctx, &ki, k, 0, s, e));
+        VIMO_TRY(vimo_slice(ctx, &vi, v, 0, s, e));
+        VIMO_TRY(attend_rows(m, ctx, qi, ki, vi, 1, lo->lens[i], NULL, &parts[i]));
+    }
+    VIMO_TRY(concat_rows(ctx, parts, lo->b, out));
+fail:
+    free(parts);
+    return st;
+}
+
+/* Every decoder layer over h: (B, T, D) padded or (N, D) packed (lo). */
+static vimo_status decoder(llama *m, vimo_ctx *ctx, vimo_tensor *h, const layout *lo, vimo_rng *rng,
+                           vimo_tensor **out)
+{
+    const vimo_llama_config *c = &m->cfg;
+    vimo_status st = VIMO_OK;
     for (int l = 0; l < c->n_layers; l++) {
         const layer *ly = &m->layers[l];
-        vimo_tensor *n, *q, *k, *v, *q4, *k4, *v4, *a, *a3, *o, *g, *u, *s, *d;
+        vimo_tensor *n, *q, *k, *v, *a, *o, *g, *u, *s, *d;
         VIMO_TRY(vimo_rmsnorm(ctx, &n, h, ly->attn_norm, c->norm_eps));
         VIMO_TRY(apply_proj(m, ctx, &ly->p[P_Q], n, rng, &q));
         VIMO_TRY(apply_proj(m, ctx, &ly->p[P_K], n, rng, &k));
         VIMO_TRY(apply_proj(m, ctx, &ly->p[P_V], n, rng, &v));
-        VIMO_TRY(heads(ctx, q, b, t, c->n_heads, dh, &q4));
-        VIMO_TRY(heads(ctx, k, b, t, c->n_kv_heads, dh, &k4));
-        VIMO_TRY(heads(ctx, v, b, t, c->n_kv_heads, dh, &v4));
-        VIMO_TRY(vimo_rope(ctx, &q4, q4, c->rope_theta, 0, rope));
-        VIMO_TRY(vimo_rope(ctx, &k4, k4, c->rope_theta, 0, rope));
-        VIMO_TRY(vimo_attention(ctx, &a, q4, k4, v4, key_mask, 1, scale));
-        VIMO_TRY(vimo_reshape(ctx, &a3, a, 3, (int64_t[]){b, t, (int64_t)c->n_heads * dh}));
-        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_O], a3, rng, &o));
+        if (lo->lens) VIMO_TRY(attend_varlen(m, ctx, q, k, v, lo, &a));
+        else VIMO_TRY(attend_rows(m, ctx, q, k, v, lo->b, lo->t, lo->key_mask, &a));
+        VIMO_TRY(apply_proj(m, ctx, &ly->p[P_O], a, rng, &o));
         VIMO_TRY(vimo_add(ctx, &h, h, o));
         VIMO_TRY(vimo_rmsnorm(ctx, &n, h, ly->ffn_norm, c->norm_eps));
         VIMO_TRY(apply_proj(m, ctx, &ly->p[P_GATE], n, rng, &g));
@@ -290,10 +355,105 @@ static vimo_status forward(void *inst, vimo_ctx *ctx, vimo_tensor *x, const uint
         VIMO_TRY(apply_proj(m, ctx, &ly->p[P_DOWN], s, rng, &d));
         VIMO_TRY(vimo_add(ctx, &h, h, d));
     }
-    vimo_tensor *hn;
-    VIMO_TRY(vimo_rmsnorm(ctx, &hn, h, m->final_norm, c->norm_eps));
-    VIMO_TRY(vimo_matmul(ctx, logits, hn, m->lm_head ? m->lm_head : m->embed, NULL));
+    *out = h;
 fail:
+    return st;
+}
+
+/* The final rmsnorm and the output head. */
+static vimo_status head(llama *m, vimo_ctx *ctx, vimo_tensor *h, vimo_tensor **logits)
+{
+    vimo_tensor *hn;
+    vimo_status st = vimo_rmsnorm(ctx, &hn, h, m->final_norm, m->cfg.norm_eps);
+    if (st) return st;
+    return vimo_matmul(ctx, logits, hn, m->lm_head ? m->lm_head : m->embed, NULL);
+}
+
+/* Checks x (B, T, D) against the model; marks the weights dirty. */
+static vimo_status check_input(llama *m, vimo_ctx *ctx, vimo_tensor *x, const char *fn)
+{
+    const vimo_llama_config *c = &m->cfg;
+    if (vimo_tensor_ndim(x) != 3 || vimo_tensor_dim(x, 2) != c->dim)
+        return vimo_error(VIMO_ERR_SHAPE, "llm.llama: %s: input must be (B, T, %d) embeddings", fn, c->dim);
+    if (vimo_tensor_dim(x, 1) > c->seq_len)
+        return vimo_error(VIMO_ERR_SHAPE, "llm.llama: %s: %lld positions exceed seq_len %d", fn,
+                          (long long)vimo_tensor_dim(x, 1), c->seq_len);
+    if (vimo_ctx_grad_enabled(ctx)) m->dirty = 1; /* weights may change after this step */
+    return VIMO_OK;
+}
+
+static vimo_status forward(void *inst, vimo_ctx *ctx, vimo_tensor *x, const uint8_t *key_mask, vimo_rng *rng,
+                           vimo_tensor **logits)
+{
+    llama *m = inst;
+    vimo_status st = check_input(m, ctx, x, "forward");
+    if (st) return st;
+    layout lo = {.b = vimo_tensor_dim(x, 0), .t = vimo_tensor_dim(x, 1), .key_mask = key_mask};
+    vimo_tensor *h;
+    VIMO_TRY(decoder(m, ctx, x, &lo, rng, &h));
+    st = head(m, ctx, h, logits);
+fail:
+    return st;
+}
+
+/* Packs the real positions: start[i] = the packed row of (i, 0), ids the
+ * flat (b T + t) position of every packed row, rows_at[j] the packed row
+ * of rows[j]. Checks lens and rows against (B, T). */
+static vimo_status pack_index(int64_t b, int64_t t, const int32_t *lens, const int32_t *rows, int64_t n_rows,
+                              int64_t *start, int32_t **ids, int32_t *rows_at)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < b; i++) {
+        if (lens[i] < 1 || lens[i] > t)
+            return vimo_error(VIMO_ERR_INVALID, "llm.llama: forward_varlen: lens[%lld] = %d outside [1, %lld]",
+                              (long long)i, lens[i], (long long)t);
+        start[i] = n;
+        n += lens[i];
+    }
+    for (int64_t j = 0; j < n_rows; j++) {
+        int64_t r = rows[j], i = r / t;
+        if (r < 0 || i >= b || r % t >= lens[i])
+            return vimo_error(VIMO_ERR_INVALID,
+                              "llm.llama: forward_varlen: rows[%lld] = %lld is not a real position of (%lld, %lld)",
+                              (long long)j, (long long)r, (long long)b, (long long)t);
+        rows_at[j] = (int32_t)(start[i] + r % t);
+    }
+    if (!(*ids = malloc((size_t)n * sizeof **ids))) return vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+    for (int64_t i = 0, r = 0; i < b; i++)
+        for (int64_t p = 0; p < lens[i]; p++) (*ids)[r++] = (int32_t)(i * t + p);
+    return VIMO_OK;
+}
+
+static vimo_status forward_varlen(void *inst, vimo_ctx *ctx, vimo_tensor *x, const int32_t *lens,
+                                  const int32_t *rows, int64_t n_rows, vimo_rng *rng, vimo_tensor **logits)
+{
+    llama *m = inst;
+    vimo_status st = check_input(m, ctx, x, "forward_varlen");
+    if (st) return st;
+    if (!lens || !rows || n_rows < 1)
+        return vimo_error(VIMO_ERR_INVALID, "llm.llama: forward_varlen: need lens, and rows with n_rows >= 1");
+    int64_t b = vimo_tensor_dim(x, 0), t = vimo_tensor_dim(x, 1), d = m->cfg.dim;
+    if (b * t > INT32_MAX)
+        return vimo_error(VIMO_ERR_SHAPE, "llm.llama: forward_varlen: %lld positions", (long long)(b * t));
+    int64_t *start = malloc((size_t)b * sizeof *start);
+    int32_t *ids = NULL, *rows_at = malloc((size_t)n_rows * sizeof *rows_at);
+    if (!start || !rows_at) {
+        st = vimo_error(VIMO_ERR_NOMEM, "llm.llama: out of memory");
+        goto fail;
+    }
+    VIMO_TRY(pack_index(b, t, lens, rows, n_rows, start, &ids, rows_at));
+    int64_t n = start[b - 1] + lens[b - 1];
+    vimo_tensor *x2, *h, *hr;
+    VIMO_TRY(vimo_reshape(ctx, &x2, x, 2, (int64_t[]){b * t, d}));
+    VIMO_TRY(vimo_embedding(ctx, &h, x2, ids, 1, (int64_t[]){n})); /* gather the real rows */
+    layout lo = {.b = b, .t = t, .lens = lens, .start = start};
+    VIMO_TRY(decoder(m, ctx, h, &lo, rng, &h));
+    VIMO_TRY(vimo_embedding(ctx, &hr, h, rows_at, 1, (int64_t[]){n_rows}));
+    st = head(m, ctx, hr, logits);
+fail:
+    free(start);
+    free(ids);
+    free(rows_at);
     return st;
 }
 
@@ -613,6 +773,7 @@ static const vimo_llm_iface k_llm = {
     .generate = generate,
     .lora_add = lora_add,
     .lora_merge = lora_merge,
+    .forward_varlen = forward_varlen,
 };
 
 /* The module interface marks the weights dirty whenever a caller may write
