@@ -54,9 +54,12 @@
 #define SMALL_DH 16
 #define SMALL_MIN_Q 4
 _Static_assert(SMALL_DH <= VT_LANES && BQ == BK, "small-Dh kernels: Dh padded to one vector, square tiles");
-/* Multiply-adds below which attention runs on one thread (~50 us of work):
- * a parallel region must pay for its fork, and far more on a busy machine. */
-#define ATT_OMP_MIN (INT64_C(1) << 20)
+/* Multiply-adds below which attention runs on one thread (~6 us of work):
+ * a parallel region must pay for its fork, and far more on a busy machine.
+ * 2^20 kept a packed training sequence (llm forward_varlen: one call per
+ * sequence, ~100 positions, 8 heads of 8) on one thread; at 2^17 its 16
+ * (head, query block) items split over the cores (vimo bench varlen). */
+#define ATT_OMP_MIN (INT64_C(1) << 17)
 
 typedef struct att_dims {
     int64_t b, tq, tk, hq, hkv, dh, group;
