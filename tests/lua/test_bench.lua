@@ -4,7 +4,9 @@ one row per shape, its figures consistent with each other (GFLOP/s = 2MNK/t,
 ratio = op / BLIS, %peak = op per thread / the FMA peak measured in the same
 run), and that peak a real one whenever the CPU has AVX2 or AVX-512
 (finite, above what a GEMM reaches, below what any CPU core does); none
-under --cpu-time. Speed itself is never asserted.
+under --cpu-time. And `vimo bench varlen --json`: the packed and the padded
+step give the same loss, over the positions and targets its options imply.
+Speed itself is never asserted.
 
   vimo run tests/lua/test_bench.lua vimo=/path/to/vimo
 ]]
@@ -57,4 +59,19 @@ check.eq(cpu.clock, "process_cpu_time/threads", "--cpu-time: header clock")
 for i, r in ipairs(cpu.results) do
   check.eq(r.op_percent_of_peak, nil, ("--cpu-time row %d: no %%peak"):format(i))
 end
+
+-- vimo bench varlen: 4 sequences padded to 40, the longest 40 and a share
+-- 0.75 real (40, 33, 27, 20), 2 targets each; both bodies give one loss.
+local cmd = check.quote(exe) .. " bench varlen --threads 1 --reps 1 --warmup 0 --json --batch 4 --t 40 " ..
+            "--fill 0.75 --answer 2 2>/dev/null"
+local p = assert(io.popen(cmd, "r"))
+local text = p:read("a")
+local ok, how, code = p:close()
+check.ok(ok and how == "exit" and code == 0, "vimo bench varlen exits 0: " .. tostring(how) .. " " .. tostring(code))
+local v = check.ok(vimo.json_decode(text), "bench varlen output is JSON:\n" .. text).results[1]
+check.eq(v.bench, "varlen", "varlen: bench name")
+check.eq(v.real_positions, 120, "varlen: 40 + 33 + 27 + 20 real positions")
+check.eq(v.targets, 8, "varlen: 2 targets per sequence")
+check.ok(v.padded_ms > 0 and v.varlen_ms > 0, "varlen: both bodies timed")
+check.near(v.varlen_loss, v.padded_loss, 1e-6 * math.abs(v.padded_loss), "varlen: the same loss")
 check.done()
