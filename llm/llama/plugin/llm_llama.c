@@ -16,6 +16,10 @@
  * frozen. Generation runs llama2.c's exact engine (decode.c) on the current
  * weights with the adapters folded into scratch copies, rebuilt whenever
  * the weights may have changed.
+ * forward_varlen (ABI 1.1) trains on packed sequences: the real positions
+ * of a right-padded batch gathered into (N, D) rows, rope and attention per
+ * sequence, the head only at the rows asked for; the same logits as
+ * forward (llm/llama/README.md, "Training on packed sequences").
  * Devices (docs/cuda.md): forward, embed and the LoRA adapters are built
  * from core ops, so they run on whatever device the parameters were moved
  * to (adapters are created on their base weight's device). The KV-cache
