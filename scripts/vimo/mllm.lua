@@ -494,6 +494,9 @@ function Model:loss(ctx, examples, rng, train)
   local P = #self.prefix
   local pre_ids, rest_ids, targets = {}, {}, {}
   local T = P + n_mod + L
+  -- Packed (varlen): each row's real length, and the answer positions as
+  -- 0-based flat rows with their tokens; padded: a target per position.
+  local lens, rows, tg, ntok = {}, {}, {}, 0
   for i = 1, B do
     pre_ids[i] = self.prefix
     local row, r = {}, rests[i]
@@ -501,8 +504,14 @@ function Model:loss(ctx, examples, rng, train)
     rest_ids[i] = row
     -- Position t predicts token t+1: only answer tokens and EOS count.
     local off = (i - 1) * T
-    for t = 1, T do targets[off + t] = M.IGNORE end
-    for j = mids[i] + 1, #r do targets[off + P + n_mod + j - 1] = r[j] end
+    if self.varlen then
+      lens[i] = P + n_mod + #r - 1 -- the last token is a target only, never an input
+      ntok = ntok + lens[i]
+      for j = mids[i] + 1, #r do rows[#rows + 1], tg[#tg + 1] = off + P + n_mod + j - 2, r[j] end
+    else
+      for t = 1, T do targets[off + t] = M.IGNORE end
+      for j = mids[i] + 1, #r do targets[off + P + n_mod + j - 1] = r[j] end
+    end
   end
   local parts = {self.llm:embed(ctx, pre_ids)}
   for _, b in ipairs(blocks) do parts[#parts + 1] = b end
@@ -511,14 +520,6 @@ function Model:loss(ctx, examples, rng, train)
   if self.varlen then
     -- Only real positions, and the head only at the targets: the padding
     -- after a row's last answer token can change nothing before it (causal).
-    local lens, rows, tg, ntok = {}, {}, {}, 0
-    for i = 1, B do
-      lens[i] = P + n_mod + #rests[i] - 1 -- the last token is a target only
-      ntok = ntok + lens[i]
-    end
-    for r = 1, B * T do
-      if targets[r] ~= M.IGNORE then rows[#rows + 1], tg[#tg + 1] = r - 1, targets[r] end
-    end
     local logits = self.llm:forward_varlen(ctx, x, lens, rows, rng)
     return vimo.cross_entropy(ctx, logits, tg, M.IGNORE), ntok
   end
