@@ -93,6 +93,12 @@ M.options = {
   {name = "frozen_encoders", default = "video,motion", help = "modalities whose encoders stay frozen after stage 0 "
      .. "(comma-separated; a frozen encoder runs without dropout, and its tokens are cached where a clip's "
      .. "window is fixed: every video, and motion clips no longer than motion_frames)"},
+  {name = "mirror", default = 0.0, help = "stages 1-2: probability that an example's clip is replaced by its "
+     .. "left/right mirror, question and answer swapped too (as contrast_mirror in stage 0; motion only: a "
+     .. "model that reads video refuses it; 0 = off)",
+   validator = function(v) return v >= 0 and v <= 1, "must be in [0, 1]" end},
+  {name = "eval_mirror", default = false, help = "eval: answer from the clip and its left/right mirror, keeping "
+     .. "the answer the two views find likelier together (Model:answer_mirror; motion-only models)"},
   {name = "captions_per_clip", default = 2, help = "caption examples per training clip and epoch (align)"},
   {name = "instruct_captions", default = 1, help = "caption examples per training clip and epoch (instruct)"},
   {name = "qa_balance", default = 1.0, help = "instruct: QA examples repeated round((n_max / n_answer)^x) times "
@@ -217,6 +223,22 @@ local function assign_modalities(examples, modalities, opt)
   end
 end
 
+-- The batch with each example's clip replaced by its left/right mirror with
+-- probability p (one rng:uniform() per example), question and answer
+-- swapped as the clip's own text is (vimo.augment.mirror_clip).
+local function mirror_examples(batch, rng, p, ds)
+  local out = {}
+  for i, ex in ipairs(batch) do
+    if rng:uniform() < p then
+      out[i] = {clip = augment.mirror_clip(ex.clip, ds.mean, ds.std), question = augment.mirror_text(ex.question),
+                answer = augment.mirror_text(ex.answer), category = ex.category, modalities = ex.modalities}
+    else
+      out[i] = ex
+    end
+  end
+  return out
+end
+
 --- The dataset as the trainer sees it: batches are lists of examples.
 local function as_dataset(examples)
   return {size = #examples, batch = function(idx)
@@ -328,7 +350,7 @@ end
 -- metrics of the model on clips; returns a results table and predictions.
 -- The table: qa (all clips), qa_by_source (the same per clip source) and
 -- captions.
-function M.evaluate(model, ds, clips, q_limit)
+function M.evaluate(model, ds, clips, q_limit, mirror)
   local ctx = vimo.ctx()
   ctx:grad(false)
   model:train(false)
@@ -350,7 +372,8 @@ function M.evaluate(model, ds, clips, q_limit)
     for _, q in ipairs(c.qa) do
       if q_limit and nq >= q_limit then break end
       ctx:reset()
-      local p = model:answer(ctx, c, q.question, 16)
+      local p = mirror and model:answer_mirror(ctx, c, q.question, 16, ds.mean, ds.std)
+                or model:answer(ctx, c, q.question, 16)
       ev:add(q.category, p, q.answer)
       if c.source then
         by_source[c.source] = by_source[c.source] or new_eval()
@@ -387,7 +410,8 @@ for _, k in ipairs({"run", "results_dir", "stages", "help", "modalities", "pairi
                     "captions_per_clip", "instruct_captions", "qa_balance", "qa_balance_cap", "loss_by_kind",
                     "val_questions", "eval_limit", "eval_val", "eval_train", "threads", "ckpt_dir", "save_every",
                     "resume", "stop_at", "log_every", "contrast_from", "projector", "lora_rank", "lora_alpha",
-                    "lora_dropout", "lora_targets", "proj_norm", "max_answer", "answer_end", "varlen"}) do
+                    "lora_dropout", "lora_targets", "proj_norm", "max_answer", "answer_end", "varlen", "mirror",
+                    "eval_mirror"}) do
   STAGE0_FREE[k] = true
 end
 local STAGE0_FREE_BY = {
@@ -546,6 +570,12 @@ function M.main(def, overrides)
     local frozen = {}
     for _, m in ipairs(split_list(opt.frozen_encoders)) do frozen[m] = true end
     local groups, params = model:groups(stage, lr, opt.enc_lr_scale, frozen)
+    if opt.mirror > 0 then
+      for _, m in ipairs(model.modalities) do
+        if m ~= "motion" then error(("experiment: mirror=%g needs a motion-only model; this one reads %s"):format(
+          opt.mirror, m), 0) end
+      end
+    end
     local examples = M.examples(state.train, stage, opt)
     assign_modalities(examples, model.modalities, opt)
     local models = {all = model}
@@ -563,6 +593,7 @@ function M.main(def, overrides)
       opt = o, label = def.name .. " " .. stage, config = o,
       model = {params = params, train = function(on) model:train(on) end,
                forward = function(ctx, batch, rng)
+                 if opt.mirror > 0 then batch = mirror_examples(batch, rng, opt.mirror, state.ds) end
                  return batch_loss(models, ctx, batch, rng, stage == "instruct" and opt.loss_by_kind)
                end},
       groups = groups, data = as_dataset(examples), eval = eval_fn,
@@ -724,10 +755,11 @@ function M.main(def, overrides)
       if env.opt.eval_limit > 0 and #test > env.opt.eval_limit then
         test = table.move(test, 1, env.opt.eval_limit, 1, {})
       end
-      local r, preds = M.evaluate(state.model, state.ds, test)
+      local mirror = env.opt.eval_mirror
+      local r, preds = M.evaluate(state.model, state.ds, test, nil, mirror)
       write_json(env.stage_dir .. "/predictions.json", preds)
       if env.opt.eval_val and #state.val > 0 then
-        local rv, pv = M.evaluate(state.model, state.ds, state.val, math.huge)
+        local rv, pv = M.evaluate(state.model, state.ds, state.val, math.huge, mirror)
         r.val = {qa = rv.qa, qa_by_source = rv.qa_by_source}
         write_json(env.stage_dir .. "/predictions_val.json", pv)
       end

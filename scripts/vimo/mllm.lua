@@ -545,6 +545,42 @@ function Model:answer(ctx, clip, question, max_new)
   return (text:gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
+--- Log-probability (natural log, summed over its tokens and the end token)
+-- of answer to question about clip: the teacher-forced loss of Model:loss
+-- times its number of targets (no autograd, no dropout).
+function Model:answer_logprob(ctx, clip, question, answer)
+  local prev = ctx:grad(false)
+  local ce = self:loss(ctx, {{clip = clip, question = question, answer = answer}}, nil, false)
+  local n = #self.tok:encode(" " .. answer) + 1
+  local lp = -ce:item() * n
+  ctx:grad(prev)
+  return lp
+end
+
+--- Greedy answer with left/right mirror test-time augmentation (flip
+-- averaging, as image and skeleton action recognition test with the
+-- horizontally flipped input too): the clip's motion is also mirrored
+-- (vimo.augment.mirror_clip; mean, std: its normalisation) and asked the
+-- question with left and right swapped. When the two answers (the mirrored
+-- one swapped back) differ, the one with the higher summed log-probability
+-- over both views wins (a product of the two views' likelihoods). Motion only:
+-- a clip with video answers from the plain view.
+function Model:answer_mirror(ctx, clip, question, max_new, mean, std)
+  local a0 = self:answer(ctx, clip, question, max_new)
+  for _, m in ipairs(self.modalities) do
+    if m ~= "motion" then return a0 end
+  end
+  local augment = require "vimo.augment"
+  local mc, mq = augment.mirror_clip(clip, mean, std), augment.mirror_text(question)
+  local a1 = augment.mirror_text(self:answer(ctx, mc, mq, max_new))
+  if a1 == a0 then return a0 end
+  local function score(a)
+    if a == "" then return -math.huge end
+    return self:answer_logprob(ctx, clip, question, a) + self:answer_logprob(ctx, mc, mq, augment.mirror_text(a))
+  end
+  return score(a1) > score(a0) and a1 or a0
+end
+
 --- Every trained parameter (for checkpoints and describe): encoders,
 -- projectors, attribute and statistics heads and, after add_lora, the adapters.
 function Model:all_params()
