@@ -16,7 +16,11 @@ it is how runs made before the eval stage scored the val split (eval_val)
 get their val figures (docs/experiments.md, sixth round).
 Options: run = the run folder (required), split = train | val | test (val),
 captions = true to score captions too (BLEU / ROUGE-L / CIDEr-D), out = a
-JSON file for the results, threads = kernel threads (the run's by default).
+JSON file for the results, preds = a JSON file for every question's answer
+(as the eval stage's predictions.json), eval_mirror = true | false (the
+run's by default: answer from the clip and its left/right mirror too,
+Model:answer_mirror; motion-only runs), threads = kernel threads (the
+run's by default).
 ]]
 
 local vimo = require "vimo"

@@ -89,6 +89,9 @@ M.options = {
   {name = "align_lr", default = 2e-3, help = "stage 1 peak learning rate"},
   {name = "instruct_epochs", default = 10, help = "stage 2 epochs (QA + captions)"},
   {name = "instruct_lr", default = 2e-3, help = "stage 2 peak learning rate"},
+  {name = "instruct_swa", default = 0.0, help = "stage 2: end with the mean of the weights after every step past "
+     .. "this fraction of its steps (dense stochastic weight averaging; vimo.trainer; 0 = off)",
+   validator = function(v) return v >= 0 and v < 1, "must be in [0, 1)" end},
   {name = "enc_lr_scale", default = 1.0, help = "stage 2 encoder learning rate / instruct_lr (0 = frozen)"},
   {name = "frozen_encoders", default = "video,motion", help = "modalities whose encoders stay frozen after stage 0 "
      .. "(comma-separated; a frozen encoder runs without dropout, and its tokens are cached where a clip's "
@@ -411,7 +414,7 @@ for _, k in ipairs({"run", "results_dir", "stages", "help", "modalities", "pairi
                     "val_questions", "eval_limit", "eval_val", "eval_train", "threads", "ckpt_dir", "save_every",
                     "resume", "stop_at", "log_every", "contrast_from", "projector", "lora_rank", "lora_alpha",
                     "lora_dropout", "lora_targets", "proj_norm", "max_answer", "answer_end", "varlen", "mirror",
-                    "eval_mirror"}) do
+                    "eval_mirror", "instruct_swa"}) do
   STAGE0_FREE[k] = true
 end
 local STAGE0_FREE_BY = {
@@ -570,12 +573,6 @@ function M.main(def, overrides)
     local frozen = {}
     for _, m in ipairs(split_list(opt.frozen_encoders)) do frozen[m] = true end
     local groups, params = model:groups(stage, lr, opt.enc_lr_scale, frozen)
-    if opt.mirror > 0 then
-      for _, m in ipairs(model.modalities) do
-        if m ~= "motion" then error(("experiment: mirror=%g needs a motion-only model; this one reads %s"):format(
-          opt.mirror, m), 0) end
-      end
-    end
     local examples = M.examples(state.train, stage, opt)
     assign_modalities(examples, model.modalities, opt)
     local models = {all = model}
@@ -590,7 +587,7 @@ function M.main(def, overrides)
       end
     end
     local res = trainer.run{
-      opt = o, label = def.name .. " " .. stage, config = o,
+      opt = o, label = def.name .. " " .. stage, config = o, swa = stage == "instruct" and opt.instruct_swa or 0,
       model = {params = params, train = function(on) model:train(on) end,
                forward = function(ctx, batch, rng)
                  if opt.mirror > 0 then batch = mirror_examples(batch, rng, opt.mirror, state.ds) end
@@ -601,19 +598,26 @@ function M.main(def, overrides)
     local first, last = res.losses[1], res.losses[#res.losses]
     return {examples = #examples, steps = res.step, losses = res.losses,
             first_loss = first and first.loss, final_loss = last and last.loss, evals = res.evals,
-            resumed_from = res.resumed_from}
+            resumed_from = res.resumed_from, swa = res.swa}
   end
 
   exp.stages = {
     {name = "data", run = function(env)
       local opt = env.opt
+      local mods = split_list(opt.modalities)
+      -- The rendered videos are not mirrored: only a model without video can use a mirrored clip.
+      for _, m in ipairs(mods) do
+        local what = opt.mirror > 0 and ("mirror=" .. opt.mirror) or opt.eval_mirror and "eval_mirror=true"
+        if m ~= "motion" and what then
+          error(("experiment: %s needs a motion-only model; this one reads %s"):format(what, m), 0)
+        end
+      end
       vimo.threads(opt.threads)
       local ds = assert(data.load{S = opt.video_size, F = opt.frames, limit = opt.data_limit > 0 and opt.data_limit or nil,
                                   quiet = false})
       state.ds = ds
       local held = M.apply_holdout(ds, opt.holdout)
       state.train, state.val, state.test = ds:split("train"), ds:split("val"), ds:split("test")
-      local mods = split_list(opt.modalities)
       state.model = mllm.new(opt, mods, opt.seed)
       return {train = #state.train, val = #state.val, test = #state.test, modalities = mods,
               holdout = held and opt.holdout, val_set_aside = held and #ds:split("val_set_aside")}

@@ -563,13 +563,14 @@ end
 -- (vimo.augment.mirror_clip; mean, std: its normalisation) and asked the
 -- question with left and right swapped. When the two answers (the mirrored
 -- one swapped back) differ, the one with the higher summed log-probability
--- over both views wins (a product of the two views' likelihoods). Motion only:
--- a clip with video answers from the plain view.
+-- over both views wins (a product of the two views' likelihoods; the plain
+-- one on a tie). Motion-only models: the rendered video is not mirrored, so
+-- a model that reads video raises an error.
 function Model:answer_mirror(ctx, clip, question, max_new, mean, std)
-  local a0 = self:answer(ctx, clip, question, max_new)
   for _, m in ipairs(self.modalities) do
-    if m ~= "motion" then return a0 end
+    if m ~= "motion" then error("mllm: answer_mirror needs a motion-only model; this one reads " .. m, 2) end
   end
+  local a0 = self:answer(ctx, clip, question, max_new)
   local augment = require "vimo.augment"
   local mc, mq = augment.mirror_clip(clip, mean, std), augment.mirror_text(question)
   local a1 = augment.mirror_text(self:answer(ctx, mc, mq, max_new))

@@ -38,6 +38,15 @@ $VIMO_THREADS_FILE, when set, names a file holding a kernel thread count
 that the loop follows (read at most once a second): the ablation shares the
 cores out among its children so. The results do not change with it.
 
+Weight averaging (spec.swa = f, 0 < f < 1): from step ceil(f * total) on,
+a running mean of the parameters after every step is kept (dense
+stochastic weight averaging: Izmailov et al., "Averaging Weights Leads to
+Wider Optima and Better Generalization", UAI 2018; per step as SWAD, Cha et
+al., NeurIPS 2021, for unseen domains), and the loop ends with the
+parameters set to it. The means are in every checkpoint (as "swa.<name>"),
+so a resumed run averages the same steps. No normalisation statistics need
+recomputing: the models here have none (RMSNorm).
+
 Not here: gradient accumulation, mixed precision, multi-process training.
 ]]
 
@@ -195,6 +204,20 @@ local function compare_config(saved, cfg, note)
   if #diff > 0 then note("resume: configuration differs from the checkpoint: " .. table.concat(diff, ", ")) end
 end
 
+-- avg[i] <- avg[i] + (params[i] - avg[i]) / n: the running mean of the
+-- parameters over n steps (n = 1 starts it afresh).
+local function average(ctx, params, avg, n)
+  local prev = ctx:grad(false)
+  for i, p in ipairs(params) do
+    if n == 1 then
+      avg[i]:copy(p.tensor)
+    else
+      avg[i]:copy(vimo.add(ctx, avg[i], vimo.scale(ctx, vimo.sub(ctx, p.tensor, avg[i]), 1.0 / n)))
+    end
+  end
+  ctx:grad(prev)
+end
+
 --- Runs the loop described above; returns {losses = {{step=, loss=}...},
 -- step = final step, evals = {[epoch] = metrics}, resumed_from = step or nil}.
 function M.run(spec)
@@ -209,6 +232,18 @@ function M.run(spec)
   local per_epoch = ds.size // bs
   if per_epoch < 1 then error(("trainer: %d examples make no batch of %d"):format(ds.size, bs), 2) end
   local total = opt.epochs * per_epoch
+
+  local swa = spec.swa or 0
+  if swa < 0 or swa >= 1 then error(("trainer: swa must be in [0, 1), not %s"):format(tostring(swa)), 2) end
+  local avg, swa_from = {}, math.max(1, math.ceil(swa * total))
+  local saved = params -- what checkpoints hold: the parameters and, with swa, their means
+  if swa > 0 then
+    saved = table.move(params, 1, #params, 1, {})
+    for i, p in ipairs(params) do
+      avg[i] = p.tensor:clone()
+      saved[#saved + 1] = {name = "swa." .. p.name, tensor = avg[i]}
+    end
+  end
 
   local rng = vimo.rng(opt.seed)                   -- dropout and other model randomness
   local data_rng = vimo.rng(opt.seed + 0x5eed5eed) -- data order: an independent stream
@@ -232,7 +267,7 @@ function M.run(spec)
     else
       local ck, err = vimo.load_checkpoint(ckpt)
       if not ck then error("trainer: resume: " .. err, 2) end
-      ck:restore{params = params, optimizer = adamw, rng = rng}
+      ck:restore{params = saved, optimizer = adamw, rng = rng}
       local meta = ck:meta()
       st.step = ck:step()
       st.epoch = math.tointeger(tonumber(meta["trainer.epoch"])) or error("trainer: checkpoint lacks trainer.epoch")
@@ -254,7 +289,7 @@ function M.run(spec)
     if not ckpt then return end
     save_history(history, result, note) -- first: a checkpoint never runs ahead of its curve
     local ok, err = vimo.save_checkpoint(ckpt, {
-      params = params, optimizer = adamw, rng = rng, step = st.step,
+      params = saved, optimizer = adamw, rng = rng, step = st.step,
       config = spec.config or opt,
       meta = {["trainer.epoch"] = st.epoch, ["trainer.position"] = st.pos,
               ["trainer.data_rng"] = table.concat(st.data_state, " "), ["vimo.version"] = vimo.version()},
@@ -280,6 +315,7 @@ function M.run(spec)
       adamw:step(vimo.lr_warmup_cosine(st.step, opt.warmup, total, opt.min_lr))
       adamw:zero_grad()
       st.pos = b + 1
+      if swa > 0 and st.step >= swa_from then average(ctx, params, avg, st.step - swa_from + 1) end
       result.losses[#result.losses + 1] = {step = st.step, loss = lv}
       if spec.on_step then spec.on_step(st.step, lv, gnorm) end
       bar:update(st.step, {loss = lv, tokens = tokens})
@@ -306,6 +342,10 @@ function M.run(spec)
     save()
   end
   bar:finish()
+  if swa > 0 and st.step >= swa_from then
+    for i, p in ipairs(params) do p.tensor:copy(avg[i]) end
+    result.swa = {from = swa_from, steps = st.step - swa_from + 1}
+  end
   ctx:close()
   result.step = st.step
   return result

@@ -336,5 +336,76 @@ for i = 1, #params do
   end
 end
 check.ok(compared > 10, "projector and adapter gradients compared (" .. compared .. ")")
+
+-- answer_logprob: the summed log-probability of the answer's tokens and the
+-- end token, against a log-softmax in plain Lua of the padded forward's
+-- logits (llm:forward, not the packed path Model:loss takes).
+local function ref_logprob(c, q, a)
+  local x = vimo.ctx()
+  x:grad(false)
+  local mid, ans = model.tok:encode(" " .. q .. " ASSISTANT:"), model.tok:encode(" " .. a)
+  local rest = table.move(mid, 1, #mid, 1, {})
+  table.move(ans, 1, #ans, #rest + 1, rest)
+  local targets = table.move(rest, 1, #rest, 1, {})
+  targets[#targets + 1] = model.answer_end
+  local parts = {model.llm:embed(x, {model.prefix})}
+  for _, b in ipairs(model:modality_tokens(x, {c}, nil, false)) do parts[#parts + 1] = b end
+  local n_pre = 0
+  for _, p in ipairs(parts) do n_pre = n_pre + p:shape()[2] end
+  parts[#parts + 1] = model.llm:embed(x, {rest})
+  local logits = model.llm:forward(x, vimo.concat(x, parts, 1), nil, nil):totable()[1] -- (T, V)
+  x:close()
+  local lp = 0.0
+  for j = #mid + 1, #targets do -- the token at rest[j] (or the end) is predicted at position n_pre + j - 1
+    local row = logits[n_pre + j - 1]
+    local mx = -math.huge
+    for _, v in ipairs(row) do mx = math.max(mx, v) end
+    local se = 0.0
+    for _, v in ipairs(row) do se = se + math.exp(v - mx) end
+    lp = lp + row[targets[j] + 1] - mx - math.log(se)
+  end
+  return lp
+end
+model.varlen = true
+local cx = vimo.ctx()
+for _, qa in ipairs({{"what does the person do?", "walk"}, {"which hand waves?", "the left hand"}}) do
+  local got, want = model:answer_logprob(cx, clip, qa[1], qa[2]), ref_logprob(clip, qa[1], qa[2])
+  check.ok(got < 0 and math.abs(got - want) <= 1e-4 * math.abs(want),
+           ("answer_logprob(%q) = %.6f, log-softmax of the logits %.6f"):format(qa[2], got, want))
+end
+
+-- answer_mirror: the plain view's answer when the mirrored view's (with
+-- left and right swapped back) agrees, else the one whose log-probability
+-- summed over both views is higher; a model that reads video refuses.
+local augment = require "vimo.augment"
+local std1 = {}
+for d = 1, 263 do std1[d] = 1.5 end
+local mean, std = vimo.tensor(vimo.randn(vimo.rng(5), {263}):totable()), vimo.tensor(std1)
+local mc = augment.mirror_clip(clip, mean, std)
+for _, q in ipairs({"which hand waves?", "Which way does the person turn, left or right?"}) do
+  local a0 = model:answer(cx, clip, q, 6)
+  local a1 = augment.mirror_text(model:answer(cx, mc, augment.mirror_text(q), 6))
+  local got = model:answer_mirror(cx, clip, q, 6, mean, std)
+  local want = a0
+  if a1 ~= a0 and a1 ~= "" then
+    local function both(a) return ref_logprob(clip, q, a) + ref_logprob(mc, augment.mirror_text(q), augment.mirror_text(a)) end
+    if both(a1) > both(a0) then want = a1 end
+  end
+  check.eq(got, want, ("answer_mirror(%q): plain %q, mirrored %q"):format(q, a0, a1))
+end
+-- Views that disagree: greedy decoding stubbed to say "the left hand" in
+-- both, so the mirrored view's answer reads "the right hand" once swapped back.
+local said = setmetatable({answer = function() return "the left hand" end}, {__index = model})
+local q = "which hand waves?"
+local function both(a) return ref_logprob(clip, q, a) + ref_logprob(mc, augment.mirror_text(q), augment.mirror_text(a)) end
+local l, r = both("the left hand"), both("the right hand")
+check.ok(l ~= r, "the two answers' summed log-probabilities differ")
+check.eq(said:answer_mirror(cx, clip, q, 6, mean, std), r > l and "the right hand" or "the left hand",
+         ("answer_mirror keeps the likelier over both views (left %.4f, right %.4f)"):format(l, r))
+cx:close()
 model:close()
+local jm = mllm.new(opt, {"motion", "video"}, 7)
+local okm, errm = pcall(jm.answer_mirror, jm, vimo.ctx(), clip, "which hand waves?", 4, mean, std)
+check.ok(not okm and tostring(errm):find("motion%-only"), "answer_mirror refuses a model that reads video: " .. tostring(errm))
+jm:close()
 check.done("test_mllm")
