@@ -9,7 +9,8 @@ checkpointed every epoch; the experiment behind the exact-resume test.
 Model: encoder.template (per-frame linear + GELU + dropout, mean-pooled
 windows) -> mean over tokens -> linear head -> MSE against a fixed random
 target function of the clip. Data: synthetic clips drawn from data_seed.
-Prints one line per step to stdout: "step N loss <hex float> <decimal>".
+Prints one line per step to stdout: "step N loss <hex float> <decimal>",
+and at the end one per parameter: "param <name> <hex floats, comma-separated>".
 Composition only: every piece comes from plugins or scripts/vimo.
 ]]
 
@@ -63,11 +64,18 @@ local function train(env)
   end
   local ds = make_data(opt.examples, opt.data_seed)
   local r = trainer.run{
-    opt = opt, model = model, data = ds, config = opt, label = "toy",
+    opt = opt, model = model, data = ds, config = opt, label = "toy", swa = opt.swa,
     on_step = function(step, loss)
       io.write(("step %d loss %a %.9g\n"):format(step, loss, loss))
     end,
   }
+  local c = vimo.ctx()
+  for _, p in ipairs(model.params) do -- the weights it ends with, bitwise (the weight-average check)
+    local hex = {}
+    for i, v in ipairs(vimo.reshape(c, p.tensor, {p.tensor:numel()}):totable()) do hex[i] = ("%a"):format(v) end
+    io.write(("param %s %s\n"):format(p.name, table.concat(hex, ",")))
+  end
+  c:close()
   local last = r.losses[#r.losses]
   return {steps = r.step, final_loss = last and last.loss, resumed_from = r.resumed_from, losses = r.losses}
 end
@@ -81,6 +89,7 @@ return runner.main({
      validator = options.unit_interval},
     {name = "examples", default = 48, help = "synthetic training clips", validator = options.positive},
     {name = "data_seed", default = 7, help = "seed of the synthetic data"},
+    {name = "swa", default = 0.0, help = "weight averaging past this fraction of the steps (trainer spec.swa)"},
   },
   components = {trainer.options},
   defaults = {epochs = 4, batch_size = 8, lr = 3e-3, warmup = 4, min_lr = 0.1, ckpt_dir = "",

@@ -35,7 +35,9 @@ local function toy_run(run, args)
     first = first or step
     last = step
   end
-  return {losses = losses, first = first, last = last, code = code, err = err}
+  local params = {}
+  for name, hex in out:gmatch("param (%S+) (%S+)\n") do params[name] = hex end
+  return {losses = losses, first = first, last = last, code = code, err = err, params = params}
 end
 
 local function expect_same(got, want, from, to, what)
@@ -83,6 +85,30 @@ check.eq(c.code, 0, "resumed run succeeds (mid-epoch case):\n" .. c.err)
 check.ok(c.err:find("at step 8 (epoch 2, batch 2)", 1, true), "resumed mid-epoch:\n" .. c.err)
 check.eq(c.first, 9, "mid-epoch resume continues at step 9")
 expect_same(c, a, 9, 24, "after resume (mid-epoch checkpoint)")
+
+-- Case 3: weight averaging from step 12 (swa = 0.5 of 24 steps); stopped
+-- after step 15, resumed from the epoch-2 checkpoint (step 12, where the
+-- mean starts): the same losses and, bit for bit, the same averaged weights.
+os.execute("rm -rf " .. check.quote(tmp .. "/swa_ref") .. " " .. check.quote(tmp .. "/swa"))
+local sa = toy_run("swa_ref", "swa=0.5")
+check.eq(sa.code, 0, "uninterrupted run with swa succeeds:\n" .. sa.err)
+expect_same(sa, a, 1, 24, "swa does not change the steps")
+local nparams, differ = 0, 0
+for name, hex in pairs(a.params) do
+  nparams = nparams + 1
+  if sa.params[name] ~= hex then differ = differ + 1 end
+end
+check.ok(nparams >= 4 and differ == nparams, ("swa ends with other weights than the last step's (%d of %d differ)"):format(
+  differ, nparams))
+b = toy_run("swa", "swa=0.5 stop_at=15")
+check.eq(b.code, STOPPED, "stopped (swa case)")
+c = toy_run("swa", "swa=0.5 resume=true")
+check.eq(c.code, 0, "resumed run succeeds (swa case):\n" .. c.err)
+check.ok(c.err:find("at step 12", 1, true), "resumed from the epoch-2 checkpoint:\n" .. c.err)
+expect_same(c, a, 13, 24, "after resume (swa case)")
+for name, hex in pairs(sa.params) do
+  check.ok(c.params[name] == hex, "swa after resume: the weights of " .. name .. " are the uninterrupted run's")
+end
 
 -- The resumed run's results.json has the whole curve, steps 1..24, the ones
 -- before step 8 from the checkpoint's loss history (trainer: losses.msgpack).
@@ -141,5 +167,46 @@ check.list_eq(trainer.config_diff(saved, {lr = 1e-3, pad = "edge", p = 0}, nil, 
 check.list_eq(trainer.config_diff(saved, {lr = 1e-3, pad = "loop", p = 0.5}, nil, {pad = "edge", p = 0}),
               {"p: (not in the checkpoint) -> 0.5", "pad: (not in the checkpoint) -> loop"},
               "config_diff: at another value it is")
+
+-- Weight averaging is the mean of the weights after each step from
+-- ceil(swa * total) on: recorded here after every step and averaged in
+-- plain Lua (a sum, where the loop keeps a running mean: ~1e-7 apart).
+local nn = require "vimo.nn"
+for _, swa in ipairs({0.3, 0.6}) do
+  local lin = nn.linear{inp = 3, out = 2, rng = vimo.rng(3), name = "lin"}
+  local x = vimo.randn(vimo.rng(4), {8, 3})
+  local y = vimo.randn(vimo.rng(5), {8, 2})
+  local after = {}
+  local r = trainer.run{
+    opt = {epochs = 3, batch_size = 4, lr = 0.05, wd = 0, warmup = 0, min_lr = 0, clip = 0, seed = 1, shuffle = false,
+           ckpt_dir = "", save_every = 0, resume = false, stop_at = 0, log_every = 100},
+    model = {params = lin.params, forward = function(ctx) return vimo.mse(ctx, lin.forward(ctx, x), y) end},
+    data = {size = 8, batch = function(idx) return idx end}, swa = swa, label = "swa",
+    on_step = function(step)
+      after[step] = {lin.weight:totable(), lin.bias:totable()}
+    end,
+  }
+  local from = math.ceil(swa * 6)
+  check.eq(r.swa and r.swa.from, from, ("swa = %g: averaging starts at step %d"):format(swa, from))
+  check.eq(r.swa.steps, 6 - from + 1, "and covers the steps to the end")
+  local got = {lin.weight:totable(), lin.bias:totable()}
+  local function mean_at(get)
+    local s = 0.0
+    for st = from, 6 do s = s + get(after[st]) end
+    return s / (6 - from + 1)
+  end
+  local worst, moved = 0.0, 0.0
+  for i = 1, 2 do
+    for j = 1, 3 do
+      local m = mean_at(function(a) return a[1][i][j] end)
+      worst = math.max(worst, math.abs(got[1][i][j] - m))
+      moved = math.max(moved, math.abs(after[6][1][i][j] - m))
+    end
+    local m = mean_at(function(a) return a[2][i] end)
+    worst = math.max(worst, math.abs(got[2][i] - m))
+  end
+  check.ok(worst < 1e-6, ("swa = %g: the weights are the mean over steps %d-6 (max error %g)"):format(swa, from, worst))
+  check.ok(moved > 1e-4, ("swa = %g: which is not the last step's weights (%g apart)"):format(swa, moved))
+end
 
 check.done("test_resume")
