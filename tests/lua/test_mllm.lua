@@ -380,12 +380,12 @@ end
 local augment = require "vimo.augment"
 local std1 = {}
 for d = 1, 263 do std1[d] = 1.5 end
-local mean, std = vimo.tensor(vimo.randn(vimo.rng(5), {263}):totable()), vimo.tensor(std1)
-local mc = augment.mirror_clip(clip, mean, std)
+local mu, std = vimo.tensor(vimo.randn(vimo.rng(5), {263}):totable()), vimo.tensor(std1)
+local mc = augment.mirror_clip(clip, mu, std)
 for _, q in ipairs({"which hand waves?", "Which way does the person turn, left or right?"}) do
   local a0 = model:answer(cx, clip, q, 6)
   local a1 = augment.mirror_text(model:answer(cx, mc, augment.mirror_text(q), 6))
-  local got = model:answer_mirror(cx, clip, q, 6, mean, std)
+  local got = model:answer_mirror(cx, clip, q, 6, mu, std)
   local want = a0
   if a1 ~= a0 and a1 ~= "" then
     local function both(a) return ref_logprob(clip, q, a) + ref_logprob(mc, augment.mirror_text(q), augment.mirror_text(a)) end
@@ -398,14 +398,14 @@ end
 local said = setmetatable({answer = function() return "the left hand" end}, {__index = model})
 local q = "which hand waves?"
 local function both(a) return ref_logprob(clip, q, a) + ref_logprob(mc, augment.mirror_text(q), augment.mirror_text(a)) end
-local l, r = both("the left hand"), both("the right hand")
-check.ok(l ~= r, "the two answers' summed log-probabilities differ")
-check.eq(said:answer_mirror(cx, clip, q, 6, mean, std), r > l and "the right hand" or "the left hand",
-         ("answer_mirror keeps the likelier over both views (left %.4f, right %.4f)"):format(l, r))
+local lp_left, lp_right = both("the left hand"), both("the right hand")
+check.ok(lp_left ~= lp_right, "the two answers' summed log-probabilities differ")
+check.eq(said:answer_mirror(cx, clip, q, 6, mu, std), lp_right > lp_left and "the right hand" or "the left hand",
+         ("answer_mirror keeps the likelier over both views (left %.4f, right %.4f)"):format(lp_left, lp_right))
 cx:close()
 model:close()
 local jm = mllm.new(opt, {"motion", "video"}, 7)
-local okm, errm = pcall(jm.answer_mirror, jm, vimo.ctx(), clip, "which hand waves?", 4, mean, std)
+local okm, errm = pcall(jm.answer_mirror, jm, vimo.ctx(), clip, "which hand waves?", 4, mu, std)
 check.ok(not okm and tostring(errm):find("motion%-only"), "answer_mirror refuses a model that reads video: " .. tostring(errm))
 jm:close()
 check.done("test_mllm")

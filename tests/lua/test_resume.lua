@@ -198,11 +198,11 @@ for _, swa in ipairs({0.3, 0.6}) do
   local worst, moved = 0.0, 0.0
   for i = 1, 2 do
     for j = 1, 3 do
-      local m = mean_at(function(a) return a[1][i][j] end)
+      local m = mean_at(function(w) return w[1][i][j] end)
       worst = math.max(worst, math.abs(got[1][i][j] - m))
       moved = math.max(moved, math.abs(after[6][1][i][j] - m))
     end
-    local m = mean_at(function(a) return a[2][i] end)
+    local m = mean_at(function(w) return w[2][i] end)
     worst = math.max(worst, math.abs(got[2][i] - m))
   end
   check.ok(worst < 1e-6, ("swa = %g: the weights are the mean over steps %d-6 (max error %g)"):format(swa, from, worst))
