@@ -70,7 +70,7 @@ M.options = {
   {name = "contrast_temp", default = 0.07, help = "stage 0 InfoNCE temperature (CLIP's initial value)"},
   {name = "contrast_filter", default = false,
    help = "stage 0: clips of the same label (content and style) are not each other's negatives (TMR)"},
-  {name = "contrast_qa", default = "style",
+  {name = "contrast_qa", default = "style,action",
    help = "stage 0: QA categories whose answers are also contrasted with the clips (comma-separated, e.g. "
      .. "style,action; '' = captions only): every step through the category's attribute head, or one "
      .. "category per step through the caption head for those without one"},

@@ -56,7 +56,7 @@ M.options = {
      .. "(docs/cuda.md; built with -DVIMO_CUDA=ON)"},
   {name = "pooled_token", default = true, help = "append the mean of each modality's encoder tokens as one "
      .. "more token (the global embedding stage 0 trains; a CLS-like summary the LLM reads in one place)"},
-  {name = "attribute_tokens", default = "style", help = "QA categories (comma-separated, e.g. style,action) that "
+  {name = "attribute_tokens", default = "style,action", help = "QA categories (comma-separated, e.g. style,action) that "
      .. "get one more token per modality: a linear head on the mean encoder token, trained in stage 0 against "
      .. "that category's answers (contrast_qa), frozen or trained with its encoder afterwards"},
   {name = "stats_token", default = "action", help = "motion: one more token, a linear map of the window's per-feature "
