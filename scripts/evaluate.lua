@@ -47,19 +47,17 @@ experiment.apply_holdout(ds, opt.holdout)
 local clips = ds:split(split)
 if #clips == 0 then error(("evaluate: the %s split of this dataset is empty"):format(split), 0) end
 
-local r, preds = experiment.evaluate(model, ds, clips, not a.captions and math.huge or nil, a.eval_mirror == nil and opt.eval_mirror or a.eval_mirror == true)
+local mirror = a.eval_mirror == nil and opt.eval_mirror or a.eval_mirror == true -- the run's setting by default
+local r, preds = experiment.evaluate(model, ds, clips, not a.captions and math.huge or nil, mirror)
 model:close()
 local t = report.table({{name = opt.run or dir, results = {eval = r}}})
 t.split = split
 if split == "val" then t.split_label = report.holdout_label(opt.holdout) end
 io.write(report.text(t))
-if a.preds then
-  local f = assert(io.open(a.preds, "wb"))
-  f:write(vimo.json_encode(preds, true), "\n")
+local function write_json(path, value)
+  local f = assert(io.open(path, "wb"))
+  f:write(vimo.json_encode(value, true), "\n")
   f:close()
 end
-if a.out then
-  local f = assert(io.open(a.out, "wb"))
-  f:write(vimo.json_encode({run = dir, split = split, clips = #clips, eval = r}, true), "\n")
-  f:close()
-end
+if a.preds then write_json(a.preds, preds) end
+if a.out then write_json(a.out, {run = dir, split = split, clips = #clips, eval = r}) end

@@ -606,11 +606,9 @@ function M.main(def, overrides)
       local opt = env.opt
       local mods = split_list(opt.modalities)
       -- The rendered videos are not mirrored: only a model without video can use a mirrored clip.
-      for _, m in ipairs(mods) do
-        local what = opt.mirror > 0 and ("mirror=" .. opt.mirror) or opt.eval_mirror and "eval_mirror=true"
-        if m ~= "motion" and what then
-          error(("experiment: %s needs a motion-only model; this one reads %s"):format(what, m), 0)
-        end
+      local what = opt.mirror > 0 and ("mirror=" .. opt.mirror) or opt.eval_mirror and "eval_mirror=true"
+      for _, m in ipairs(what and mods or {}) do
+        if m ~= "motion" then error(("experiment: %s needs a motion-only model; this one reads %s"):format(what, m), 0) end
       end
       vimo.threads(opt.threads)
       local ds = assert(data.load{S = opt.video_size, F = opt.frames, limit = opt.data_limit > 0 and opt.data_limit or nil,

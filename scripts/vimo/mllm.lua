@@ -24,6 +24,7 @@ Not here: the data, the loop (vimo.trainer), the metrics (vimo.eval).
 
 local vimo = require "vimo"
 local nn = require "vimo.nn"
+local augment = require "vimo.augment"
 
 local M = {}
 
@@ -571,7 +572,6 @@ function Model:answer_mirror(ctx, clip, question, max_new, mean, std)
     if m ~= "motion" then error("mllm: answer_mirror needs a motion-only model; this one reads " .. m, 2) end
   end
   local a0 = self:answer(ctx, clip, question, max_new)
-  local augment = require "vimo.augment"
   local mc, mq = augment.mirror_clip(clip, mean, std), augment.mirror_text(question)
   local a1 = augment.mirror_text(self:answer(ctx, mc, mq, max_new))
   if a1 == a0 then return a0 end
