@@ -112,8 +112,19 @@ check(left == 0, ("no child is left running after the ablation was stopped (%d)"
 local klog = read(base .. "/k.log") or ""
 check(klog:find("ablation: interrupted", 1, true) and not klog:find("wall time", 1, true),
       "the ablation itself stopped, saying why:\n" .. klog)
+-- Each child's shell writes its exit status last, through a rename that dash
+-- runs as an exec of `mv` (the last command of a subshell), whose command
+-- line no longer names the folder: alive() can say 0 a moment before the
+-- file is there, so it is waited for (a few seconds at most).
+local function exit_status(r)
+  for _ = 1, 20 do
+    local rc = math.tointeger(tonumber((read(runs .. "/" .. r .. ".rc") or ""):match("^(%-?%d+)") or ""))
+    if rc then return rc end
+    sleep(0.5)
+  end
+end
 for _, r in ipairs({"motion_only", "my_motion"}) do
-  local rc = math.tointeger(tonumber((read(runs .. "/" .. r .. ".rc") or ""):match("^(%-?%d+)") or ""))
+  local rc = exit_status(r)
   check(rc and rc ~= 0, r .. " was stopped (exit status " .. tostring(rc) .. ")")
   check(read(runs .. "/" .. r .. "/results.json") == nil or not (read(runs .. "/" .. r .. "/results.json")):find(
         '"eval"', 1, true), r .. " had not finished")
