@@ -288,14 +288,24 @@ vimo_status vt_record(vimo_ctx *ctx, vimo_tensor *out, const char *op, vimo_back
     return VIMO_OK;
 }
 
+float *vt_grad_fresh(vimo_ctx *ctx, vimo_tensor *t, int *fresh)
+{
+    *fresh = 0;
+    if (t->grad || !(t->flags & VT_CTX_OWNED)) return vt_grad(ctx, t);
+    t->grad = vt_alloc_dev(ctx, t->device, (size_t)vt_numel(t) * sizeof(float));
+    *fresh = t->grad != NULL;
+    return t->grad;
+}
+
 float *vt_grad(vimo_ctx *ctx, vimo_tensor *t)
 {
     if (t->grad) return t->grad;
     size_t bytes = (size_t)vt_numel(t) * sizeof(float);
     if (t->flags & VT_CTX_OWNED) {
-        t->grad = vt_alloc_dev(ctx, t->device, bytes);
-        if (t->grad && t->device == 0) memset(t->grad, 0, bytes);
-        if (t->grad && t->device && vt_backend(t->device)->memset0(t->grad, bytes)) t->grad = NULL;
+        int fresh;
+        if (!vt_grad_fresh(ctx, t, &fresh)) return NULL;
+        if (t->device == 0) memset(t->grad, 0, bytes);
+        if (t->device && vt_backend(t->device)->memset0(t->grad, bytes)) t->grad = NULL;
     } else {
         t->grad = vt_heap_grad(t);
         if (!t->grad) vimo_error(VIMO_ERR_NOMEM, "backward: cannot allocate grad %s", vt_shape(t));

@@ -45,7 +45,11 @@ vimo_status vt_cpu_binary_bwd(vimo_ctx *ctx, int kind, const float *ad, const fl
     (void)ctx;
     if (ga) {
         if (kind == OP_MUL)
-            for (int64_t i = 0; i < na; i++) ga[i] += dy[i] * bd[i % p];
+            for (int64_t r = 0; r < na / p; r++) {
+                float *g = ga + r * p;
+                const float *d = dy + r * p;
+                for (int64_t j = 0; j < p; j++) g[j] += d[j] * bd[j];
+            }
         else
             for (int64_t i = 0; i < na; i++) ga[i] += dy[i];
     }
@@ -65,14 +69,44 @@ vimo_status vt_cpu_binary_bwd(vimo_ctx *ctx, int kind, const float *ad, const fl
     return VIMO_OK;
 }
 
+/* dst = src, both gradients of t's shape on t's device. */
+static vimo_status copy_grad(const vimo_tensor *t, float *dst, const float *src, size_t bytes)
+{
+    if (t->device) return vt_backend(t->device)->copy_d2d(dst, src, bytes);
+    memcpy(dst, src, bytes);
+    return VIMO_OK;
+}
+
 static vimo_status binary_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *a = n->in[0], *b = n->in[1];
+    int kind = (int)n->i[0], fresh;
     float *ga = NULL, *gb = NULL;
-    if (vt_requires_grad(a) && !(ga = vt_grad(ctx, a))) return VIMO_ERR_NOMEM;
-    if (vt_requires_grad(b) && !(gb = vt_grad(ctx, b))) return VIMO_ERR_NOMEM;
-    return vt_kern(a->device)->binary_bwd(ctx, (int)n->i[0], a->data, b->data, n->out->grad, ga, gb, vt_numel(a),
-                                          vt_numel(b));
+    const float *dy = n->out->grad;
+    size_t bytes = (size_t)vt_numel(a) * sizeof(float);
+    /* da of add and sub is dy itself: a first writer copies it (one pass
+     * instead of zeroing then adding); a and b may be one tensor, so b's
+     * buffer is asked for only after a's is written. */
+    if (vt_requires_grad(a)) {
+        int plain = kind != OP_MUL;
+        if (!(ga = plain ? vt_grad_fresh(ctx, a, &fresh) : vt_grad(ctx, a))) return VIMO_ERR_NOMEM;
+        if (plain && fresh) {
+            vimo_status st = copy_grad(a, ga, dy, bytes);
+            if (st) return st;
+            ga = NULL;
+        }
+    }
+    if (vt_requires_grad(b)) {
+        int same = vt_numel(b) == vt_numel(a);
+        if (!(gb = same && kind == OP_ADD ? vt_grad_fresh(ctx, b, &fresh) : vt_grad(ctx, b))) return VIMO_ERR_NOMEM;
+        if (same && kind == OP_ADD && fresh) {
+            vimo_status st = copy_grad(b, gb, dy, bytes);
+            if (st) return st;
+            gb = NULL;
+        }
+    }
+    if (!ga && !gb) return VIMO_OK;
+    return vt_kern(a->device)->binary_bwd(ctx, kind, a->data, b->data, dy, ga, gb, vt_numel(a), vt_numel(b));
 }
 
 vimo_status vt_cpu_binary_fwd(vimo_ctx *ctx, int kind, const float *x, const float *w, float *o, int64_t n,

@@ -1,6 +1,7 @@
 /*
  * ops_linear.c - matmul (x @ W^T + b, nn.Linear) and batched bmm, on
- * vimo_sgemm. Backward accumulates with beta = 1; the bias gradient sums
+ * vimo_sgemm. Backward accumulates with beta = 1 (beta = 0 into a fresh
+ * activation gradient, vt_grad_fresh); the bias gradient sums
  * rows in a fixed order per column, so results do not depend on threads.
  */
 #include <string.h>
@@ -31,9 +32,11 @@ static vimo_status matmul_backward(vimo_ctx *ctx, vimo_node *n)
     int64_t m = vt_rows(x), k = vt_last(x), nn = w->shape[0];
     vimo_status st = VIMO_OK;
     if (vt_requires_grad(x)) {
-        float *gx = vt_grad(ctx, x);
+        int fresh;
+        float *gx = vt_grad_fresh(ctx, x, &fresh);
         if (!gx) return VIMO_ERR_NOMEM;
-        VIMO_TRY(kn->sgemm(0, 0, m, k, nn, 1.0f, dy, nn, w->data, k, 1.0f, gx, k)); /* dx += dy @ W */
+        /* dx += dy @ W; the first writer of dx overwrites (beta = 0) */
+        VIMO_TRY(kn->sgemm(0, 0, m, k, nn, 1.0f, dy, nn, w->data, k, fresh ? 0.0f : 1.0f, gx, k));
     }
     if (vt_requires_grad(w)) {
         float *gw = vt_grad(ctx, w);

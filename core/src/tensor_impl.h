@@ -97,6 +97,13 @@ vimo_status vt_record(vimo_ctx *ctx, vimo_tensor *out, const char *op, vimo_back
  * for context tensors, heap or backend memory for leaves). NULL + error on
  * OOM. */
 float *vt_grad(vimo_ctx *ctx, vimo_tensor *t);
+/* vt_grad without the zeroing where that is safe to skip: *fresh = 1 when
+ * the buffer was just taken from the context's arena (uninitialised), and
+ * the caller must then overwrite all of it (sgemm with beta = 0, a copy)
+ * instead of accumulating; 0 when it holds gradients already, or is a
+ * leaf's (zeroed, and kept across steps for accumulation). Saves a pass
+ * over every activation gradient that an op writes first. */
+float *vt_grad_fresh(vimo_ctx *ctx, vimo_tensor *t, int *fresh);
 /* True when t participates in autograd (leaf with grad or tape output). */
 static inline int vt_requires_grad(const vimo_tensor *t) { return t && (t->flags & VT_REQUIRES_GRAD); }
 

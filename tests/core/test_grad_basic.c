@@ -102,6 +102,36 @@ static void test_binary_broadcast(void **state)
     }
 }
 
+/* Intermediate (context) tensors whose gradient an op writes first: that
+ * op overwrites instead of accumulating into a zeroed buffer (matmul with
+ * beta = 0, add/sub copying dy); every later writer must accumulate.
+ * Backward runs in reverse recording order, so here: matmul is a's first
+ * (only) writer; add(t, g) and add(s, m) copy into t, g, s and m; add(h, h)
+ * is h's first writer with one tensor on both sides (the second side
+ * accumulates); sub then accumulates into m (its first input) and h, and
+ * matmul into g (beta = 1). The leaves x, W, b are checked against finite
+ * differences through all of it. */
+static vimo_status f_first_writers(vimo_ctx *c, vimo_tensor **in, vimo_tensor **o, void *ud)
+{
+    (void)ud;
+    vimo_tensor *h, *g, *m, *s, *a, *t, *u, *v;
+    vimo_status st;
+    if ((st = vimo_scale(c, &h, in[0], 1.5f)) || (st = vimo_scale(c, &g, in[0], -0.7f)) ||
+        (st = vimo_matmul(c, &m, g, in[1], in[2])) || (st = vimo_sub(c, &s, m, h)) || (st = vimo_add(c, &a, h, h)) ||
+        (st = vimo_add(c, &t, s, m)) || (st = vimo_add(c, &u, t, g)) || (st = vimo_matmul(c, &v, a, in[1], NULL)))
+        return st;
+    return vimo_mul(c, o, v, u);
+}
+
+static void test_first_writers(void **state)
+{
+    (void)state;
+    vimo_tensor *in[3] = {gc_rand(&g_rng, 3, (int64_t[]){2, 5, 7}, 1, 1), gc_rand(&g_rng, 2, (int64_t[]){7, 7}, 1, 1),
+                          gc_rand(&g_rng, 1, (int64_t[]){7}, 1, 1)};
+    assert_int_equal(gradcheck("first writers", f_first_writers, in, 3, NULL, EPS, RTOL, ATOL), 0);
+    for (int i = 0; i < 3; i++) vimo_tensor_free(in[i]);
+}
+
 static vimo_status f_unary(vimo_ctx *c, vimo_tensor **in, vimo_tensor **o, void *ud)
 {
     switch (*(int *)ud) {
@@ -203,7 +233,8 @@ int main(void)
     vimo_rng_seed(&g_rng, 42);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_values), cmocka_unit_test(test_matmul), cmocka_unit_test(test_bmm),
-        cmocka_unit_test(test_binary_broadcast), cmocka_unit_test(test_unary), cmocka_unit_test(test_views),
+        cmocka_unit_test(test_binary_broadcast), cmocka_unit_test(test_first_writers),
+        cmocka_unit_test(test_unary), cmocka_unit_test(test_views),
         cmocka_unit_test(test_shape_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
