@@ -447,12 +447,18 @@ vimo_status vt_cpu_mean_fwd(vimo_ctx *ctx, const float *x, float *y, int64_t out
 {
     (void)ctx;
     float inv = 1.0f / (float)len;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < inner; j++) {
-            float s = 0.0f;
-            for (int64_t t = 0; t < len; t++) s += x[(o * len + t) * inner + j];
-            y[o * inner + j] = s * inv;
+    /* Rows of x in order, summed into y's row: contiguous (vectorised)
+     * where a loop over t per column strides by inner; each column still
+     * adds its t terms in order from 0, so the sums are the same. */
+    for (int64_t o = 0; o < outer; o++) {
+        float *yo = y + o * inner;
+        for (int64_t j = 0; j < inner; j++) yo[j] = 0.0f;
+        for (int64_t t = 0; t < len; t++) {
+            const float *xr = x + (o * len + t) * inner;
+            for (int64_t j = 0; j < inner; j++) yo[j] += xr[j];
         }
+        for (int64_t j = 0; j < inner; j++) yo[j] *= inv;
+    }
     return VIMO_OK;
 }
 
