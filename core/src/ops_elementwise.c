@@ -69,42 +69,35 @@ vimo_status vt_cpu_binary_bwd(vimo_ctx *ctx, int kind, const float *ad, const fl
     return VIMO_OK;
 }
 
-/* dst = src, both gradients of t's shape on t's device. */
-static vimo_status copy_grad(const vimo_tensor *t, float *dst, const float *src, size_t bytes)
+/* The gradient of t to add dy's share into (*g), or *g = NULL when dy
+ * itself is t's gradient (copy: add's sides, sub's first) and t's buffer
+ * was fresh: then it was written here, one pass instead of zero + add. */
+static vimo_status grad_or_copy(vimo_ctx *ctx, vimo_tensor *t, int copy, const float *dy, float **g)
 {
-    if (t->device) return vt_backend(t->device)->copy_d2d(dst, src, bytes);
-    memcpy(dst, src, bytes);
+    int fresh = 0;
+    if (!(*g = copy ? vt_grad_fresh(ctx, t, &fresh) : vt_grad(ctx, t))) return VIMO_ERR_NOMEM;
+    if (!fresh) return VIMO_OK;
+    size_t bytes = (size_t)vt_numel(t) * sizeof(float);
+    float *dst = *g;
+    *g = NULL;
+    if (t->device) return vt_backend(t->device)->copy_d2d(dst, dy, bytes);
+    memcpy(dst, dy, bytes);
     return VIMO_OK;
 }
 
 static vimo_status binary_backward(vimo_ctx *ctx, vimo_node *n)
 {
     vimo_tensor *a = n->in[0], *b = n->in[1];
-    int kind = (int)n->i[0], fresh;
+    int kind = (int)n->i[0];
     float *ga = NULL, *gb = NULL;
     const float *dy = n->out->grad;
-    size_t bytes = (size_t)vt_numel(a) * sizeof(float);
-    /* da of add and sub is dy itself: a first writer copies it (one pass
-     * instead of zeroing then adding); a and b may be one tensor, so b's
-     * buffer is asked for only after a's is written. */
-    if (vt_requires_grad(a)) {
-        int plain = kind != OP_MUL;
-        if (!(ga = plain ? vt_grad_fresh(ctx, a, &fresh) : vt_grad(ctx, a))) return VIMO_ERR_NOMEM;
-        if (plain && fresh) {
-            vimo_status st = copy_grad(a, ga, dy, bytes);
-            if (st) return st;
-            ga = NULL;
-        }
-    }
-    if (vt_requires_grad(b)) {
-        int same = vt_numel(b) == vt_numel(a);
-        if (!(gb = same && kind == OP_ADD ? vt_grad_fresh(ctx, b, &fresh) : vt_grad(ctx, b))) return VIMO_ERR_NOMEM;
-        if (same && kind == OP_ADD && fresh) {
-            vimo_status st = copy_grad(b, gb, dy, bytes);
-            if (st) return st;
-            gb = NULL;
-        }
-    }
+    vimo_status st;
+    /* a and b may be one tensor: b's buffer is asked for only after a's is
+     * written, so it is not fresh then and b's share is added. */
+    if (vt_requires_grad(a) && (st = grad_or_copy(ctx, a, kind != OP_MUL, dy, &ga))) return st;
+    if (vt_requires_grad(b) &&
+        (st = grad_or_copy(ctx, b, kind == OP_ADD && vt_numel(b) == vt_numel(a), dy, &gb)))
+        return st;
     if (!ga && !gb) return VIMO_OK;
     return vt_kern(a->device)->binary_bwd(ctx, kind, a->data, b->data, dy, ga, gb, vt_numel(a), vt_numel(b));
 }

@@ -605,11 +605,9 @@ function M.main(def, overrides)
     {name = "data", run = function(env)
       local opt = env.opt
       local mods = split_list(opt.modalities)
-      -- The rendered videos are not mirrored: only a model without video can use a mirrored clip.
       local what = opt.mirror > 0 and ("mirror=" .. opt.mirror) or opt.eval_mirror and "eval_mirror=true"
-      for _, m in ipairs(what and mods or {}) do
-        if m ~= "motion" then error(("experiment: %s needs a motion-only model; this one reads %s"):format(what, m), 0) end
-      end
+      local bad = what and mllm.mirror_refusal(mods, what)
+      if bad then error("experiment: " .. bad, 0) end
       vimo.threads(opt.threads)
       local ds = assert(data.load{S = opt.video_size, F = opt.frames, limit = opt.data_limit > 0 and opt.data_limit or nil,
                                   quiet = false})

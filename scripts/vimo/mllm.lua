@@ -546,6 +546,15 @@ function Model:answer(ctx, clip, question, max_new)
   return (text:gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
+--- Why a model reading these modalities cannot use a mirrored clip (what:
+-- the option or function asking), or nil: the rendered videos are not
+-- mirrored, so only a motion-only model can.
+function M.mirror_refusal(modalities, what)
+  for _, m in ipairs(modalities) do
+    if m ~= "motion" then return ("%s needs a motion-only model; this one reads %s"):format(what, m) end
+  end
+end
+
 --- Log-probability (natural log, summed over its tokens and the end token)
 -- of answer to question about clip: the teacher-forced loss of Model:loss
 -- times its number of targets (no autograd, no dropout).
@@ -568,9 +577,8 @@ end
 -- one on a tie). Motion-only models: the rendered video is not mirrored, so
 -- a model that reads video raises an error.
 function Model:answer_mirror(ctx, clip, question, max_new, mean, std)
-  for _, m in ipairs(self.modalities) do
-    if m ~= "motion" then error("mllm: answer_mirror needs a motion-only model; this one reads " .. m, 2) end
-  end
+  local bad = M.mirror_refusal(self.modalities, "answer_mirror")
+  if bad then error("mllm: " .. bad, 2) end
   local a0 = self:answer(ctx, clip, question, max_new)
   local mc, mq = augment.mirror_clip(clip, mean, std), augment.mirror_text(question)
   local a1 = augment.mirror_text(self:answer(ctx, mc, mq, max_new))
